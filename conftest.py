@@ -1,0 +1,59 @@
+"""Shared pytest fixtures: one local SparkSession for the whole suite and fresh warehouses."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Keep test runs hermetic: never pick up a developer's MEDALLION_* settings or a Databricks env.
+for _key in list(os.environ):
+    if _key.startswith("MEDALLION_") or _key == "DATABRICKS_RUNTIME_VERSION":
+        del os.environ[_key]
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+os.environ.setdefault("TZ", "UTC")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One small local SparkSession for the suite (cold start is ~8 s), stopped at teardown."""
+    from medallion.spark import local_session_builder
+
+    warehouse = tempfile.mkdtemp(prefix="medallion-spark-warehouse-")
+    session = (
+        local_session_builder(app_name="medallion-tests", shuffle_partitions=2, warehouse=warehouse)
+        .master("local[2]")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.rdd.compress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    """A fresh, empty local warehouse root (tables go to <root>/<layer>/<table>)."""
+    root = tmp_path / "warehouse"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def local_config(warehouse: Path):
+    """A local Config rooted at a fresh warehouse, delta-rs engine."""
+    from medallion.config import Config
+
+    return Config(environment="local", root=str(warehouse), engine="delta-rs", shuffle_partitions=2)
+
+
+@pytest.fixture
+def storage(spark):
+    """The delta-rs storage adapter on the shared session."""
+    from medallion.storage.delta_rs import DeltaRsStorage
+
+    return DeltaRsStorage(spark)

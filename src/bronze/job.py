@@ -1,0 +1,126 @@
+"""Bronze job: stream the configured source into ``bronze.events``, exactly once.
+
+Each micro-batch goes through ``foreachBatch`` and the storage adapter's idempotent append,
+keyed by ``Txn(app_id, batch_id)``. ``app_id`` is the stream name plus the streaming query id,
+which Spark persists in the checkpoint: if the job crashes after the Delta commit but before the
+checkpoint commit, Spark replays the same batch id on restart and the append is skipped. A
+fresh checkpoint gets a new query id, so its batch ids (starting again at 0) are not mistaken
+for already-committed ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE, PARTITION_COLUMNS, TABLE_PROPERTIES
+from bronze.sources import read_stream
+from bronze.transforms import add_ingestion_metadata
+from medallion.config import Config, parse_trigger
+from medallion.secrets import SecretProvider
+from medallion.storage import DeltaStorage, Txn
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+STREAM_NAME = "bronze_events"
+QUERY_ID_PROPERTY = "sql.streaming.queryId"
+
+
+@dataclass
+class BronzeResult:
+    table: str
+    batches: int = 0
+    batches_skipped: int = 0  # replayed batches already committed (exactly-once)
+    rows_ingested: int = 0
+    files_read: int = 0
+    seconds: float = 0.0
+    batch_ids: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.rows_ingested / self.seconds if self.seconds else 0.0
+        return (
+            f"bronze: {self.files_read} files read, {self.rows_ingested} rows ingested in "
+            f"{self.batches} batches ({self.batches_skipped} replayed batches skipped), "
+            f"{self.seconds:.1f} s ({rate:,.0f} rows/s)"
+        )
+
+
+class BronzeBatchWriter:
+    """The foreachBatch function: stamp ingestion metadata and append idempotently."""
+
+    def __init__(self, storage: DeltaStorage, table: str, checkpoint: str, result: BronzeResult) -> None:
+        self.storage = storage
+        self.table = table
+        self.checkpoint = checkpoint
+        self.result = result
+        self._app_id: str | None = None
+
+    def app_id(self, spark: SparkSession) -> str:
+        if self._app_id is None:
+            query_id = spark.sparkContext.getLocalProperty(QUERY_ID_PROPERTY)
+            if not query_id:  # fall back to the id Spark persisted in the checkpoint
+                query_id = spark.read.json(f"{self.checkpoint}/metadata").first()["id"]
+            self._app_id = f"medallion.{STREAM_NAME}.{query_id}"
+        return self._app_id
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        app_id = self.app_id(df.sparkSession)
+        committed = self.storage.committed_version(self.table, app_id)
+        if committed is not None and batch_id <= committed:
+            log.warning("bronze batch %s already committed for %s: skipped (replay)", batch_id, app_id)
+            self.result.batches_skipped += 1
+            return
+        out = add_ingestion_metadata(df, batch_id, dt.datetime.now(dt.timezone.utc)).persist()
+        try:
+            counts = out.agg(F.count(F.lit(1)), F.count_distinct("source_file")).first()
+            rows = int(counts[0])
+            if rows == 0:
+                return
+            written = self.storage.append(out, self.table, PARTITION_COLUMNS, txn=Txn(app_id, batch_id))
+        finally:
+            out.unpersist()
+        if not written.committed:
+            self.result.batches_skipped += 1
+            return
+        self.result.batches += 1
+        self.result.rows_ingested += rows
+        self.result.batch_ids.append(batch_id)
+        self.result.files_read += int(counts[1] or 0)
+        log.info("bronze batch %s: %s rows -> version %s", batch_id, rows, written.version)
+
+
+def run(
+    config: Config,
+    spark: SparkSession,
+    storage: DeltaStorage,
+    secrets: SecretProvider | None = None,
+) -> BronzeResult:
+    """Run the bronze stream with the configured trigger (available-now returns when the source
+    is drained; processing-time runs until the query is stopped)."""
+    started = time.monotonic()
+    table = config.table(*BRONZE_TABLE)
+    storage.create_if_missing(table, BRONZE_SCHEMA, PARTITION_COLUMNS, TABLE_PROPERTIES)
+    secrets = secrets or SecretProvider.for_spark(
+        spark, config.secret_scope, config.environment == "databricks"
+    )
+    checkpoint = config.checkpoint(STREAM_NAME)
+    result = BronzeResult(table=table)
+    stream = read_stream(spark, config, secrets)
+    query = (
+        stream.writeStream.queryName(STREAM_NAME)
+        .foreachBatch(BronzeBatchWriter(storage, table, checkpoint, result))
+        .option("checkpointLocation", checkpoint)
+        .trigger(**parse_trigger(config.trigger))
+        .start()
+    )
+    query.awaitTermination()
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,188 @@
+"""Bronze sources: option builders (pure, unit-tested) and the streaming readers.
+
+* ``kafka`` - the Event Hubs Kafka endpoint ``<namespace>.servicebus.windows.net:9093`` over
+  SASL_SSL, authenticated with the namespace connection string (SASL PLAIN), a service principal
+  (OAUTHBEARER) or a Unity Catalog service credential (DBR 16.1+). Works on any runtime.
+* ``eventhubs`` - the azure-eventhubs-spark connector (Maven
+  ``com.microsoft.azure:azure-eventhubs-spark_2.12``), which needs a Scala 2.12 runtime such as
+  Databricks Runtime 16.4 LTS; the connection string must be encrypted with the connector's
+  ``EventHubsUtils.encrypt``.
+* ``files`` - a landing folder of JSON-lines files (one event body per line): the local default.
+
+Credentials come from :class:`medallion.secrets.SecretProvider` and are only revealed inside
+the option dict handed to the connector (never logged: :func:`redact` masks them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from bronze.transforms import NORMALIZERS
+from medallion.config import Config, ConfigError
+from medallion.secrets import Secret, SecretProvider
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+EVENTHUBS_KAFKA_PORT = 9093
+SENSITIVE_OPTIONS = ("kafka.sasl.jaas.config", "eventhubs.connectionString")
+# The files source forgets files older than maxFileAge (relative to the newest file). A late file
+# with an old modification time must still be ingested, so the window is made very long.
+FILES_MAX_FILE_AGE = "3650d"
+
+
+def redact(options: Mapping[str, str]) -> dict[str, str]:
+    """A copy of connector options safe to log."""
+    return {k: ("***" if k in SENSITIVE_OPTIONS else v) for k, v in options.items()}
+
+
+def _require(config: Config, *names: str) -> None:
+    missing = [n for n in names if not getattr(config, n)]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise ConfigError(f"source={config.source} needs {flags}")
+
+
+def kafka_bootstrap(namespace: str) -> str:
+    return f"{namespace}.servicebus.windows.net:{EVENTHUBS_KAFKA_PORT}"
+
+
+def kafka_options(
+    config: Config,
+    connection_string: Secret | None = None,
+    client_secret: Secret | None = None,
+    shaded: bool = True,
+) -> dict[str, str]:
+    """readStream options for the Event Hubs Kafka endpoint.
+
+    ``shaded``: Databricks ships the Kafka client relocated under ``kafkashaded.``; open-source
+    Spark uses the plain class names.
+    """
+    _require(config, "eventhubs_namespace", "eventhubs_name")
+    prefix = "kafkashaded." if shaded else ""
+    opts = {
+        "kafka.bootstrap.servers": kafka_bootstrap(config.eventhubs_namespace),
+        "subscribe": config.eventhubs_name,
+        "kafka.group.id": config.consumer_group,
+        "startingOffsets": config.starting_offsets,
+        "maxOffsetsPerTrigger": str(config.max_offsets_per_trigger),
+        "failOnDataLoss": str(config.fail_on_data_loss).lower(),
+        "includeHeaders": "true",
+        # Event Hubs recommendations for Kafka clients
+        "kafka.request.timeout.ms": "60000",
+        "kafka.session.timeout.ms": "30000",
+    }
+    if config.kafka_auth == "service-credential":
+        _require(config, "service_credential")
+        opts["databricks.serviceCredential"] = config.service_credential
+        return opts
+    opts["kafka.security.protocol"] = "SASL_SSL"
+    if config.kafka_auth == "connection-string":
+        if connection_string is None:
+            raise ConfigError("kafka_auth=connection-string needs the Event Hubs connection string secret")
+        opts["kafka.sasl.mechanism"] = "PLAIN"
+        opts["kafka.sasl.jaas.config"] = (
+            f"{prefix}org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="$ConnectionString" password="{_jaas_escape(connection_string.reveal())}";'
+        )
+        return opts
+    # oauth: Entra ID client-credentials flow for a service principal
+    _require(config, "tenant_id", "client_id")
+    if client_secret is None:
+        raise ConfigError("kafka_auth=oauth needs the service principal secret")
+    scope = f"https://{config.eventhubs_namespace}.servicebus.windows.net/.default"
+    opts["kafka.sasl.mechanism"] = "OAUTHBEARER"
+    opts["kafka.sasl.jaas.config"] = (
+        f"{prefix}org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        f'clientId="{_jaas_escape(config.client_id)}" clientSecret="{_jaas_escape(client_secret.reveal())}" '
+        f'scope="{scope}" ssl.protocol="SSL";'
+    )
+    opts["kafka.sasl.oauthbearer.token.endpoint.url"] = (
+        f"https://login.microsoftonline.com/{config.tenant_id}/oauth2/v2.0/token"
+    )
+    opts["kafka.sasl.login.callback.handler.class"] = (
+        f"{prefix}org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler"
+    )
+    return opts
+
+
+def _jaas_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def eventhubs_starting_position(starting_offsets: str) -> str:
+    """Map earliest/latest to the connector's EventPosition JSON; pass JSON through."""
+    if starting_offsets == "earliest":
+        return json.dumps({"offset": "-1", "seqNo": -1, "enqueuedTime": None, "isInclusive": True})
+    if starting_offsets == "latest":
+        return json.dumps({"offset": "@latest", "seqNo": -1, "enqueuedTime": None, "isInclusive": True})
+    try:
+        json.loads(starting_offsets)
+    except json.JSONDecodeError:
+        raise ConfigError(f"starting_offsets={starting_offsets!r}: use earliest, latest or JSON") from None
+    return starting_offsets
+
+
+def eventhubs_options(
+    config: Config, connection_string: Secret, encrypt: Callable[[str], str]
+) -> dict[str, str]:
+    """readStream options for azure-eventhubs-spark. ``encrypt`` is the connector's
+    ``EventHubsUtils.encrypt`` (see :func:`jvm_encrypt`)."""
+    _require(config, "eventhubs_name")
+    conn = connection_string.reveal()
+    if "EntityPath=" not in conn:
+        conn = f"{conn.rstrip(';')};EntityPath={config.eventhubs_name}"
+    return {
+        "eventhubs.connectionString": encrypt(conn),
+        "eventhubs.consumerGroup": config.consumer_group,
+        "eventhubs.startingPosition": eventhubs_starting_position(config.starting_offsets),
+        "maxEventsPerTrigger": str(config.max_offsets_per_trigger),
+    }
+
+
+def jvm_encrypt(spark: SparkSession) -> Callable[[str], str]:
+    return spark.sparkContext._jvm.org.apache.spark.eventhubs.EventHubsUtils.encrypt  # type: ignore[union-attr]
+
+
+def files_options(config: Config) -> dict[str, str]:
+    return {
+        "maxFilesPerTrigger": str(config.max_files_per_trigger),
+        "maxFileAge": FILES_MAX_FILE_AGE,
+        "latestFirst": "false",
+    }
+
+
+def default_events_dir() -> str:
+    """The sample landing folder shipped inside the package (the local default)."""
+    return str(resources.files("medallion") / "sample_events")
+
+
+def read_stream(spark: SparkSession, config: Config, secrets: SecretProvider) -> DataFrame:
+    """The configured source as a streaming DataFrame with the bronze source columns."""
+    if config.source == "files":
+        events_dir = config.events_dir or default_events_dir()
+        raw = (
+            spark.readStream.format("text")
+            .options(**files_options(config))
+            .load(events_dir)
+            .select("value", "_metadata.file_path", "_metadata.file_modification_time")
+        )
+    elif config.source == "kafka":
+        conn = secrets.get(config.eventhubs_secret_key) if config.kafka_auth == "connection-string" else None
+        client_secret = secrets.get(config.client_secret_key) if config.kafka_auth == "oauth" else None
+        on_databricks = config.environment == "databricks"
+        opts = kafka_options(config, conn, client_secret, shaded=on_databricks)
+        raw = spark.readStream.format("kafka").options(**opts).load()
+    elif config.source == "eventhubs":
+        conn = secrets.get(config.eventhubs_secret_key)
+        raw = (
+            spark.readStream.format("eventhubs")
+            .options(**eventhubs_options(config, conn, jvm_encrypt(spark)))
+            .load()
+        )
+    else:  # pragma: no cover - Config validates the literal
+        raise ConfigError(f"unknown source {config.source!r}")
+    return NORMALIZERS[config.source](raw)

@@ -1,0 +1,260 @@
+"""The one typed configuration object that every job receives.
+
+Precedence (highest first): CLI arguments / Databricks job parameters (which arrive as CLI
+arguments of the wheel entry point) > environment variables ``MEDALLION_<FIELD>`` > defaults.
+
+Tables are Unity Catalog names on Databricks (``<catalog>.<schema_prefix><layer>.<table>``)
+and Delta folders locally (``<root>/<layer>/<table>``). Secrets are never part of the config:
+only the *name* of the secret scope and keys are (see :mod:`medallion.secrets`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+Environment = Literal["local", "databricks"]
+Engine = Literal["auto", "delta-rs", "spark-delta"]
+Source = Literal["files", "kafka", "eventhubs"]
+KafkaAuth = Literal["connection-string", "oauth", "service-credential"]
+
+ENV_PREFIX = "MEDALLION_"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid."""
+
+
+def running_on_databricks(env: Mapping[str, str] | None = None) -> bool:
+    """True inside a Databricks runtime (it sets DATABRICKS_RUNTIME_VERSION)."""
+    return "DATABRICKS_RUNTIME_VERSION" in (os.environ if env is None else env)
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Typed configuration. Field metadata ``help`` feeds ``--help`` and the README reference."""
+
+    # --- where things live ---------------------------------------------------------------
+    environment: Environment = field(
+        default="local",
+        metadata=_help("local (Delta folders under --root) or databricks (Unity Catalog tables)"),
+    )
+    root: str = field(
+        default="medallion-data",
+        metadata=_help("local warehouse folder; tables are <root>/<layer>/<table>"),
+    )
+    catalog: str = field(default="main", metadata=_help("Unity Catalog catalog (databricks)"))
+    schema_prefix: str = field(
+        default="",
+        metadata=_help("prefix of the per-layer UC schemas, e.g. dev_jane_ -> dev_jane_bronze"),
+    )
+    checkpoint_root: str = field(
+        default="",
+        metadata=_help(
+            "streaming checkpoints; default <root>/_checkpoints locally, "
+            "/Volumes/<catalog>/<prefix>ops/checkpoints on databricks"
+        ),
+    )
+    engine: Engine = field(
+        default="auto",
+        metadata=_help(
+            "Delta engine: auto (spark-delta on Databricks, else delta-rs), delta-rs, spark-delta"
+        ),
+    )
+
+    # --- bronze source -------------------------------------------------------------------
+    source: Source = field(default="files", metadata=_help("bronze source: files, kafka or eventhubs"))
+    events_dir: str = field(
+        default="",
+        metadata=_help("landing folder of JSON-lines files (files source); default: packaged sample events"),
+    )
+    trigger: str = field(
+        default="available-now",
+        metadata=_help("streaming trigger: available-now, or processing-time:<interval> e.g. '30 seconds'"),
+    )
+    max_files_per_trigger: int = field(default=1000, metadata=_help("files source: files per micro-batch"))
+    eventhubs_namespace: str = field(default="", metadata=_help("Event Hubs namespace (no domain)"))
+    eventhubs_name: str = field(default="", metadata=_help("Event Hub (Kafka topic) name"))
+    consumer_group: str = field(default="$Default", metadata=_help("Event Hubs consumer group"))
+    kafka_auth: KafkaAuth = field(
+        default="connection-string",
+        metadata=_help(
+            "kafka source auth: connection-string (SASL PLAIN), oauth (service principal, OAUTHBEARER) "
+            "or service-credential (Unity Catalog service credential, DBR 16.1+)"
+        ),
+    )
+    service_credential: str = field(
+        default="", metadata=_help("Unity Catalog service credential name (kafka_auth=service-credential)")
+    )
+    starting_offsets: str = field(default="earliest", metadata=_help("earliest, latest or offsets JSON"))
+    max_offsets_per_trigger: int = field(default=500_000, metadata=_help("kafka/eventhubs events per batch"))
+    fail_on_data_loss: bool = field(
+        default=True, metadata=_help("fail when offsets expired before they were read")
+    )
+    secret_scope: str = field(
+        default="medallion", metadata=_help("Databricks secret scope (Key Vault-backed)")
+    )
+    eventhubs_secret_key: str = field(
+        default="eventhubs-connection-string",
+        metadata=_help(
+            "secret key of the Event Hubs connection string (locally: env MEDALLION_SECRET_<KEY>)"
+        ),
+    )
+    tenant_id: str = field(default="", metadata=_help("Entra tenant id for kafka oauth"))
+    client_id: str = field(default="", metadata=_help("service principal client id for kafka oauth"))
+    client_secret_key: str = field(
+        default="eventhubs-client-secret", metadata=_help("secret key of the service principal secret")
+    )
+
+    # --- run -----------------------------------------------------------------------------
+    shuffle_partitions: int = field(default=4, metadata=_help("spark.sql.shuffle.partitions for local runs"))
+    log_level: str = field(default="INFO", metadata=_help("Python log level"))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            allowed = _literal_values(f.type)
+            value = getattr(self, f.name)
+            if allowed and value not in allowed:
+                raise ConfigError(f"{f.name}={value!r} is not one of {', '.join(allowed)}")
+        if self.environment == "databricks":
+            for name in ("catalog",):
+                if not _IDENT.match(getattr(self, name)):
+                    raise ConfigError(
+                        f"{name}={getattr(self, name)!r} is not a valid Unity Catalog identifier"
+                    )
+            if self.schema_prefix and not re.match(r"^[A-Za-z0-9_]*$", self.schema_prefix):
+                raise ConfigError(f"schema_prefix={self.schema_prefix!r} may only hold letters, digits and _")
+        if self.max_files_per_trigger < 1 or self.max_offsets_per_trigger < 1:
+            raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
+        parse_trigger(self.trigger)
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def resolved_engine(self) -> str:
+        if self.engine != "auto":
+            return self.engine
+        return "spark-delta" if self.environment == "databricks" else "delta-rs"
+
+    def table(self, layer: str, name: str) -> str:
+        """Identifier of a table: a UC three-part name on Databricks, a folder locally."""
+        if not (_IDENT.match(layer) and _IDENT.match(name)):
+            raise ConfigError(f"invalid table name {layer}.{name}")
+        if self.environment == "databricks":
+            return f"{self.catalog}.{self.schema_prefix}{layer}.{name}"
+        return str(Path(self.root).absolute() / layer / name)
+
+    def checkpoint(self, stream: str) -> str:
+        if not _IDENT.match(stream):
+            raise ConfigError(f"invalid stream name {stream!r}")
+        if self.checkpoint_root:
+            base = self.checkpoint_root.rstrip("/")
+        elif self.environment == "databricks":
+            base = f"/Volumes/{self.catalog}/{self.schema_prefix}ops/checkpoints"
+        else:
+            base = str(Path(self.root).absolute() / "_checkpoints")
+        return f"{base}/{stream}"
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    # --- construction --------------------------------------------------------------------
+    @classmethod
+    def from_sources(
+        cls, args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Config:
+        """Build from explicit args (None = not given) over environment over defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if running_on_databricks(env):
+            values["environment"] = "databricks"
+        for f in fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in env:
+                values[f.name] = _coerce(f, env[key], source=key)
+        for name, value in (args or {}).items():
+            if value is not None and name in cls.field_names():
+                values[name] = _coerce(next(f for f in fields(cls) if f.name == name), value, source=name)
+        return cls(**values)
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+        """Add ``--field-name`` options (default None so env/defaults apply) to a parser."""
+        group = parser.add_argument_group("configuration (also MEDALLION_<NAME> environment variables)")
+        for f in fields(cls):
+            if only is not None and f.name not in only:
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            default = f.default
+            helptext = f"{f.metadata.get('help', '')} (default: {default!r})"
+            allowed = _literal_values(f.type)
+            if f.type in ("bool", bool):
+                group.add_argument(
+                    flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=helptext
+                )
+            else:
+                group.add_argument(
+                    flag,
+                    dest=f.name,
+                    default=None,
+                    choices=allowed or None,
+                    metavar=None if allowed else f.name.upper(),
+                    help=helptext,
+                )
+
+    def describe(self) -> dict[str, Any]:
+        """Config as a plain dict, safe to log (it holds no secret values by construction)."""
+        return dataclasses.asdict(self)
+
+
+def parse_trigger(trigger: str) -> dict[str, Any]:
+    """``available-now`` -> {'availableNow': True}; ``processing-time:30 seconds`` -> processingTime."""
+    if trigger == "available-now":
+        return {"availableNow": True}
+    if trigger.startswith("processing-time:"):
+        interval = trigger.split(":", 1)[1].strip()
+        if not re.match(r"^\d+\s*(milliseconds?|seconds?|minutes?|hours?)$", interval):
+            raise ConfigError(f"trigger interval {interval!r} must look like '30 seconds'")
+        return {"processingTime": interval}
+    raise ConfigError(f"trigger={trigger!r}: use available-now or processing-time:<interval>")
+
+
+def _literal_values(tp: Any) -> tuple[str, ...]:
+    if isinstance(tp, str):
+        tp = {"Environment": Environment, "Engine": Engine, "Source": Source, "KafkaAuth": KafkaAuth}.get(tp)
+    if get_origin(tp) is Literal:
+        return tuple(get_args(tp))
+    return ()
+
+
+def _coerce(f: dataclasses.Field, value: Any, *, source: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "int":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}={value!r} is not an integer") from None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{source}={value!r} is not a boolean")
+    return str(value)

@@ -1,0 +1,171 @@
+"""The storage adapter interface: every Delta read, write, merge, optimize, vacuum and history
+call of the pipeline goes through one :class:`DeltaStorage`.
+
+Two engines implement it:
+
+* :class:`medallion.storage.spark_delta.SparkDeltaStorage` - Spark SQL and ``delta.tables``
+  (Databricks, where the runtime ships Delta). Tables are Unity Catalog names.
+* :class:`medallion.storage.delta_rs.DeltaRsStorage` - ``deltalake`` (delta-rs), moving data
+  between Spark and Delta through Arrow. Tables are local folders.
+
+A *table* argument is whatever :meth:`medallion.config.Config.table` returns for the engine's
+environment. DataFrames in and out are Spark DataFrames in both engines. Predicates (``where``)
+are SQL boolean expressions over column names, literals, comparison operators, ``AND``/``OR``/
+``NOT``, ``IN (...)`` and ``DATE '...'``/``TIMESTAMP '...'`` literals - the common subset of
+Spark SQL and DataFusion SQL.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+
+class StorageError(RuntimeError):
+    """A Delta operation failed or was asked for something invalid."""
+
+
+class TableNotFoundError(StorageError):
+    """The table does not exist."""
+
+
+@dataclass(frozen=True)
+class Txn:
+    """Idempotency key of a commit: Delta's ``txn`` action (app id, monotonically rising version).
+
+    A write carrying a Txn whose version is <= the version already committed for that app id
+    is skipped (returns ``committed=False``) - that is what makes retries exactly-once.
+    """
+
+    app_id: str
+    version: int
+
+    def __post_init__(self) -> None:
+        if not self.app_id:
+            raise StorageError("Txn.app_id must not be empty")
+        if self.version < 0:
+            raise StorageError("Txn.version must be >= 0")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    committed: bool  # False when skipped because the Txn was already committed
+    version: int | None  # table version after the operation (None if unknown)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size_bytes: int
+    num_records: int | None = None
+    min_values: Mapping[str, Any] = field(default_factory=dict)
+    max_values: Mapping[str, Any] = field(default_factory=dict)
+    partition_values: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DeltaStorage(ABC):
+    """One interface for every Delta operation the pipeline needs."""
+
+    engine: str = "abstract"
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    # --- metadata ----------------------------------------------------------------------
+    @abstractmethod
+    def exists(self, table: str) -> bool: ...
+
+    @abstractmethod
+    def create_if_missing(
+        self,
+        table: str,
+        schema: StructType,
+        partition_by: Sequence[str] = (),
+        properties: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Create an empty table; return True if created, False if it already existed."""
+
+    @abstractmethod
+    def version(self, table: str) -> int | None:
+        """Current table version, None if the table does not exist."""
+
+    @abstractmethod
+    def schema(self, table: str) -> StructType: ...
+
+    @abstractmethod
+    def properties(self, table: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    def set_properties(self, table: str, properties: Mapping[str, str]) -> None: ...
+
+    @abstractmethod
+    def history(self, table: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits newest first; each dict has at least version, timestamp, operation,
+        operationParameters, operationMetrics (engine-native keys may add more)."""
+
+    @abstractmethod
+    def files(self, table: str) -> list[FileInfo]:
+        """Data files of the current version with their Delta statistics."""
+
+    # --- reads -------------------------------------------------------------------------
+    @abstractmethod
+    def read(self, table: str, where: str | None = None, version: int | None = None) -> DataFrame:
+        """The table (or a filtered part of it, optionally at a past version) as a DataFrame."""
+
+    @abstractmethod
+    def read_changes(self, table: str, start_version: int, end_version: int | None = None) -> DataFrame:
+        """Rows inserted by commits start_version..end_version (inclusive) through the change data
+        feed (table property delta.enableChangeDataFeed=true). Columns: the table's columns plus
+        _change_type, _commit_version, _commit_timestamp. Only ``insert`` changes are returned."""
+
+    # --- idempotency -------------------------------------------------------------------
+    @abstractmethod
+    def committed_version(self, table: str, app_id: str) -> int | None:
+        """The last Txn version committed to ``table`` for ``app_id`` (None if never)."""
+
+    # --- writes ------------------------------------------------------------------------
+    @abstractmethod
+    def append(
+        self, df: DataFrame, table: str, partition_by: Sequence[str] = (), txn: Txn | None = None
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def replace_where(self, df: DataFrame, table: str, predicate: str, txn: Txn | None = None) -> WriteResult:
+        """Atomically replace the rows matching ``predicate`` with ``df`` (Delta replaceWhere).
+        Every row of ``df`` must match the predicate."""
+
+    @abstractmethod
+    def merge(
+        self,
+        df: DataFrame,
+        table: str,
+        keys: Sequence[str],
+        *,
+        insert_only: bool = False,
+        target_filter: str | None = None,
+        txn: Txn | None = None,
+    ) -> WriteResult:
+        """MERGE ``df`` into ``table`` on equality of ``keys``.
+
+        insert_only=True: WHEN NOT MATCHED THEN INSERT * only (dedup insert).
+        insert_only=False: upsert (WHEN MATCHED UPDATE SET * / WHEN NOT MATCHED INSERT *).
+        target_filter: extra predicate on the target (columns qualified as ``t.``) to prune files,
+        e.g. ``t.event_date IN (DATE '2024-01-01')``. metrics holds num_inserted / num_updated."""
+
+    # --- maintenance -------------------------------------------------------------------
+    @abstractmethod
+    def optimize(self, table: str, zorder_by: Sequence[str] = (), where: str | None = None) -> dict[str, Any]:
+        """Compact small files (Z-order when columns are given). Returns metrics incl.
+        files_added / files_removed."""
+
+    @abstractmethod
+    def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> list[str]:
+        """Delete unreferenced files older than the retention; returns the files (to be) deleted.
+        Safety checks on the retention are the caller's (maintenance) job."""

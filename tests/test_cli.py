@@ -1,0 +1,62 @@
+"""The console command and wheel entry points, run as real processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from medallion.cli import COMMANDS, build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("medallion") or str(Path(sys.executable).parent / "medallion")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_top_level_help_lists_every_command():
+    proc = _run("--help")
+    assert proc.returncode == 0, proc.stderr
+    for name in COMMANDS:
+        assert name in proc.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_command_help(command):
+    proc = _run(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: medallion " + command in proc.stdout
+
+
+def test_local_help_documents_the_contract():
+    out = _run("local", "--help").stdout
+    assert "--events DIR" in out and "--root ROOT" in out
+
+
+def test_bad_config_exits_2_with_clear_message(capsys):
+    assert main(["bronze", "--source", "kafka", "--trigger", "whenever"]) == 2
+    assert "configuration error" in capsys.readouterr().err
+
+
+def test_unknown_choice_is_rejected_by_argparse():
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["bronze", "--source", "ftp"])
+    assert info.value.code == 2
+
+
+def test_wheel_entry_points_resolve_to_callables():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["medallion"] == "medallion.cli:main"
+    import importlib
+
+    for name, target in scripts.items():
+        module, attr = target.split(":")
+        assert callable(getattr(importlib.import_module(module), attr)), name
+        if name != "medallion":
+            assert name.removeprefix("medallion-") in COMMANDS
