@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 Environment = Literal["local", "databricks"]
 Engine = Literal["auto", "delta-rs", "spark-delta"]
 Source = Literal["files", "kafka", "eventhubs"]
+QualityMode = Literal["enforce", "warn", "off"]
 KafkaAuth = Literal["connection-string", "oauth", "service-credential"]
 
 ENV_PREFIX = "MEDALLION_"
@@ -117,6 +118,44 @@ class Config:
         default="eventhubs-client-secret", metadata=_help("secret key of the service principal secret")
     )
 
+    # --- silver ----------------------------------------------------------------------------
+    contract_version: int = field(
+        default=0, metadata=_help("event contract version to validate against (0 = latest shipped)")
+    )
+    dedup_lookback_days: int = field(
+        default=1,
+        metadata=_help(
+            "silver dedup also looks this many days either side of a new event's date for a stored "
+            "copy with the same event_id (re-deliveries whose timestamp moved across midnight)"
+        ),
+    )
+
+    # --- quality gates -------------------------------------------------------------------
+    quality_bronze: QualityMode = field(default="enforce", metadata=_help("bronze gate: enforce, warn, off"))
+    quality_silver: QualityMode = field(default="enforce", metadata=_help("silver gate: enforce, warn, off"))
+    quality_gold: QualityMode = field(default="enforce", metadata=_help("gold gate: enforce, warn, off"))
+    max_quarantine_rate: float = field(
+        default=0.05, metadata=_help("silver gate: highest accepted share of quarantined rows per run")
+    )
+    min_quality_score: float = field(
+        default=0.95, metadata=_help("alert (job failure) when a checkpoint's quality score is below this")
+    )
+
+    # --- tracking ------------------------------------------------------------------------
+    mlflow_tracking_uri: str = field(
+        default="",
+        metadata=_help(
+            "MLflow tracking URI; default sqlite:///<root>/ops/mlflow.db locally, databricks on Databricks"
+        ),
+    )
+    mlflow_experiment: str = field(
+        default="",
+        metadata=_help(
+            "MLflow experiment; default 'medallion' locally, /Shared/medallion/<catalog>/<prefix> on "
+            "Databricks"
+        ),
+    )
+
     # --- run -----------------------------------------------------------------------------
     shuffle_partitions: int = field(default=4, metadata=_help("spark.sql.shuffle.partitions for local runs"))
     log_level: str = field(default="INFO", metadata=_help("Python log level"))
@@ -135,6 +174,10 @@ class Config:
                     )
             if self.schema_prefix and not re.match(r"^[A-Za-z0-9_]*$", self.schema_prefix):
                 raise ConfigError(f"schema_prefix={self.schema_prefix!r} may only hold letters, digits and _")
+        if not 0.0 <= self.max_quarantine_rate <= 1.0 or not 0.0 <= self.min_quality_score <= 1.0:
+            raise ConfigError("max_quarantine_rate and min_quality_score must be within [0, 1]")
+        if self.dedup_lookback_days < 0 or self.contract_version < 0:
+            raise ConfigError("dedup_lookback_days and contract_version must be >= 0")
         if self.max_files_per_trigger < 1 or self.max_offsets_per_trigger < 1:
             raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
         parse_trigger(self.trigger)
@@ -164,6 +207,25 @@ class Config:
         else:
             base = str(Path(self.root).absolute() / "_checkpoints")
         return f"{base}/{stream}"
+
+    def quality_mode(self, layer: str) -> str:
+        return getattr(self, f"quality_{layer}")
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        if self.environment == "databricks":
+            return "databricks"
+        return f"sqlite:///{Path(self.root).absolute() / 'ops' / 'mlflow.db'}"
+
+    @property
+    def experiment(self) -> str:
+        if self.mlflow_experiment:
+            return self.mlflow_experiment
+        if self.environment == "databricks":
+            return f"/Shared/medallion/{self.catalog}/{self.schema_prefix or 'default'}"
+        return "medallion"
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -235,7 +297,13 @@ def parse_trigger(trigger: str) -> dict[str, Any]:
 
 def _literal_values(tp: Any) -> tuple[str, ...]:
     if isinstance(tp, str):
-        tp = {"Environment": Environment, "Engine": Engine, "Source": Source, "KafkaAuth": KafkaAuth}.get(tp)
+        tp = {
+            "Environment": Environment,
+            "Engine": Engine,
+            "Source": Source,
+            "KafkaAuth": KafkaAuth,
+            "QualityMode": QualityMode,
+        }.get(tp)
     if get_origin(tp) is Literal:
         return tuple(get_args(tp))
     return ()
@@ -243,6 +311,11 @@ def _literal_values(tp: Any) -> tuple[str, ...]:
 
 def _coerce(f: dataclasses.Field, value: Any, *, source: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}={value!r} is not a number") from None
     if kind == "int":
         try:
             return int(value)
