@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import StructField, StructType
 
 
 class StorageError(RuntimeError):
@@ -70,6 +70,11 @@ class FileInfo:
     partition_values: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: Table properties that declare a feature table's keys on every engine (see declare_primary_key).
+PRIMARY_KEY_PROPERTY = "medallion.primary_key"  # comma-separated key columns, timeseries key included
+TIMESERIES_KEY_PROPERTY = "medallion.timeseries_key"
+
+
 class DeltaStorage(ABC):
     """One interface for every Delta operation the pipeline needs."""
 
@@ -104,6 +109,10 @@ class DeltaStorage(ABC):
 
     @abstractmethod
     def set_properties(self, table: str, properties: Mapping[str, str]) -> None: ...
+
+    @abstractmethod
+    def add_columns(self, table: str, columns: Sequence[StructField]) -> None:
+        """Add nullable columns at the end of the schema (additive schema evolution)."""
 
     @abstractmethod
     def history(self, table: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -169,3 +178,27 @@ class DeltaStorage(ABC):
     def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> list[str]:
         """Delete unreferenced files older than the retention; returns the files (to be) deleted.
         Safety checks on the retention are the caller's (maintenance) job."""
+
+    # --- feature-table metadata --------------------------------------------------------
+    def declare_primary_key(
+        self, table: str, columns: Sequence[str], timeseries_column: str | None = None
+    ) -> None:
+        """Declare ``columns`` (in order) as the primary key of ``table``, ``timeseries_column``
+        (one of them) as its point-in-time key.
+
+        Every engine records them as the table properties :data:`PRIMARY_KEY_PROPERTY` /
+        :data:`TIMESERIES_KEY_PROPERTY` (this default, enough for delta-rs). The spark-delta engine
+        also adds the Unity Catalog constraint ``PRIMARY KEY (k, ts TIMESERIES)`` that Databricks
+        Feature Engineering reads. Idempotent; the properties are set last, once the rest worked."""
+        columns = list(columns)
+        if not columns or len(set(columns)) != len(columns):
+            raise StorageError(f"primary key columns must be distinct and not empty, got {columns}")
+        if timeseries_column is not None and timeseries_column not in columns:
+            raise StorageError(f"timeseries column {timeseries_column!r} is not in the primary key {columns}")
+        unknown = [c for c in columns if c not in self.schema(table).fieldNames()]
+        if unknown:
+            raise StorageError(f"primary key columns {unknown} are not columns of {table}")
+        properties = {PRIMARY_KEY_PROPERTY: ",".join(columns)}
+        if timeseries_column is not None:
+            properties[TIMESERIES_KEY_PROPERTY] = timeseries_column
+        self.set_properties(table, properties)

@@ -1,0 +1,440 @@
+"""Pure builders of the Spark SQL texts and writer options used by the spark-delta engine.
+
+Nothing here touches a SparkSession, so every statement the Databricks engine runs can be
+unit-tested locally as an exact string. Identifiers are validated and backtick-quoted;
+string values are single-quoted with escaping; free-form predicates (``where``) are screened by
+:func:`check_predicate` so that they cannot end the statement or smuggle in comments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from medallion.storage.base import StorageError, Txn
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import DataType, StructField, StructType
+
+# Unity Catalog / Delta names we accept: letters, digits, underscore and hyphen (hyphens need
+# the backticks we always add). No dots, backticks, quotes, blanks or control characters.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*")
+_MAX_IDENTIFIER_LENGTH = 255
+_PROPERTY_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+#: The JSON key stamped into commitInfo.userMetadata of every Txn commit (see spark_delta).
+TXN_METADATA_KEY = "medallion_txn"
+
+#: Session confs that carry a Txn into SQL DML (MERGE/INSERT/UPDATE/DELETE), Delta >= 2.3.
+TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
+#: Session conf whose value becomes commitInfo.userMetadata of SQL commits.
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+#: Delta refuses VACUUM below the table's retention (default 168 h) unless this conf is false.
+RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+
+# --- identifiers and literals ---------------------------------------------------------------
+def quote_identifier(name: str) -> str:
+    """``name`` -> ```name``` after validation (a single identifier, no dots)."""
+    if (
+        not isinstance(name, str)
+        or not _IDENTIFIER.fullmatch(name)
+        or "--" in name
+        or len(name) > _MAX_IDENTIFIER_LENGTH
+    ):
+        raise StorageError(f"invalid identifier {name!r}: use letters, digits, '_' or '-'")
+    return f"`{name}`"
+
+
+def quote_table_name(name: str) -> str:
+    """``catalog.schema.table`` (1 to 3 parts) -> ```catalog`.`schema`.`table```."""
+    if not isinstance(name, str) or not name:
+        raise StorageError(f"invalid table name {name!r}")
+    parts = name.split(".")
+    if len(parts) > 3:
+        raise StorageError(f"invalid table name {name!r}: at most catalog.schema.table")
+    try:
+        return ".".join(quote_identifier(part) for part in parts)
+    except StorageError as exc:
+        raise StorageError(f"invalid table name {name!r}: {exc}") from None
+
+
+def quote_string(value: str) -> str:
+    """A Spark SQL string literal: single quotes, with backslash and quote escaped."""
+    if not isinstance(value, str):
+        raise StorageError(f"expected a string, got {type(value).__name__}")
+    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+        raise StorageError("string literals must not contain control characters")
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def check_predicate(predicate: str) -> str:
+    """Return ``predicate`` stripped if it is one SQL boolean expression; raise StorageError if it
+    could end the statement or hide text: ``;`` or comments outside literals, unbalanced
+    parentheses or unterminated quotes."""
+    if not isinstance(predicate, str) or not predicate.strip():
+        raise StorageError("a predicate must be a non-empty SQL expression")
+    text = predicate.strip()
+    depth = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in ("'", '"', "`"):
+            end = _end_of_quoted(text, i)
+            if end < 0:
+                raise StorageError(f"unterminated quote in predicate {predicate!r}")
+            i = end + 1
+            continue
+        if ch == ";":
+            raise StorageError(f"';' is not allowed in a predicate: {predicate!r}")
+        if text.startswith("--", i) or text.startswith("/*", i) or text.startswith("*/", i):
+            raise StorageError(f"comments are not allowed in a predicate: {predicate!r}")
+        if ord(ch) < 32 and ch not in "\t\n\r":
+            raise StorageError(f"control characters are not allowed in a predicate: {predicate!r}")
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise StorageError(f"unbalanced parentheses in predicate {predicate!r}")
+        i += 1
+    if depth:
+        raise StorageError(f"unbalanced parentheses in predicate {predicate!r}")
+    return text
+
+
+def _end_of_quoted(text: str, start: int) -> int:
+    """Index of the quote closing the literal/identifier opened at ``start`` (-1 if none).
+    Handles backslash escapes and doubled quotes."""
+    quote = text[start]
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and quote != "`":
+            i += 2
+            continue
+        if ch == quote:
+            if i + 1 < len(text) and text[i + 1] == quote:
+                i += 2
+                continue
+            return i
+        i += 1
+    return -1
+
+
+# --- DDL ------------------------------------------------------------------------------------
+def ddl_type(data_type: DataType) -> str:
+    """Spark SQL DDL of a data type, nested names quoted (``STRUCT<`a`: INT NOT NULL>``).
+
+    ArrayType.containsNull / MapType.valueContainsNull = False cannot be written in DDL: such
+    arrays/maps become nullable-element ones."""
+    from pyspark.sql import types as T
+
+    simple = {
+        T.BooleanType: "BOOLEAN",
+        T.ByteType: "TINYINT",
+        T.ShortType: "SMALLINT",
+        T.IntegerType: "INT",
+        T.LongType: "BIGINT",
+        T.FloatType: "FLOAT",
+        T.DoubleType: "DOUBLE",
+        T.StringType: "STRING",
+        T.BinaryType: "BINARY",
+        T.DateType: "DATE",
+        T.TimestampType: "TIMESTAMP",
+        T.TimestampNTZType: "TIMESTAMP_NTZ",
+    }
+    for cls, name in simple.items():
+        if type(data_type) is cls:
+            return name
+    if isinstance(data_type, T.DecimalType):
+        return f"DECIMAL({data_type.precision}, {data_type.scale})"
+    if isinstance(data_type, T.ArrayType):
+        return f"ARRAY<{ddl_type(data_type.elementType)}>"
+    if isinstance(data_type, T.MapType):
+        return f"MAP<{ddl_type(data_type.keyType)}, {ddl_type(data_type.valueType)}>"
+    if isinstance(data_type, T.StructType):
+        fields = ", ".join(
+            f"{quote_identifier(f.name)}: {ddl_type(f.dataType)}{'' if f.nullable else ' NOT NULL'}"
+            for f in data_type.fields
+        )
+        return f"STRUCT<{fields}>"
+    raise StorageError(f"unsupported column type {data_type!r} for a Delta table")
+
+
+def build_columns_ddl(schema: StructType) -> str:
+    if not schema.fields:
+        raise StorageError("a table needs at least one column")
+    names = [f.name.lower() for f in schema.fields]
+    if len(set(names)) != len(names):
+        raise StorageError(f"duplicate column names in {schema.fieldNames()}")
+    return ", ".join(
+        f"{quote_identifier(f.name)} {ddl_type(f.dataType)}{'' if f.nullable else ' NOT NULL'}"
+        for f in schema.fields
+    )
+
+
+def _properties_list(properties: Mapping[str, str]) -> str:
+    items = []
+    for key, value in properties.items():
+        if not isinstance(key, str) or not _PROPERTY_KEY.fullmatch(key):
+            raise StorageError(f"invalid table property key {key!r}")
+        items.append(f"{quote_string(key)} = {quote_string(str(value))}")
+    return ", ".join(items)
+
+
+def build_create_table_sql(
+    table: str,
+    schema: StructType,
+    partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
+) -> str:
+    """``CREATE TABLE IF NOT EXISTS t (cols) USING DELTA [PARTITIONED BY (...)] [TBLPROPERTIES (...)]``."""
+    sql = f"CREATE TABLE IF NOT EXISTS {quote_table_name(table)} ({build_columns_ddl(schema)}) USING DELTA"
+    if partition_by:
+        missing = [c for c in partition_by if c not in schema.fieldNames()]
+        if missing:
+            raise StorageError(f"partition columns {missing} are not in the schema")
+        sql += f" PARTITIONED BY ({', '.join(quote_identifier(c) for c in partition_by)})"
+    if properties:
+        sql += f" TBLPROPERTIES ({_properties_list(properties)})"
+    return sql
+
+
+def build_set_properties_sql(table: str, properties: Mapping[str, str]) -> str:
+    if not properties:
+        raise StorageError("no properties to set")
+    return f"ALTER TABLE {quote_table_name(table)} SET TBLPROPERTIES ({_properties_list(properties)})"
+
+
+def build_add_columns_sql(table: str, columns: Sequence[StructField]) -> str:
+    """``ALTER TABLE t ADD COLUMNS (`c` TYPE, ...)`` for new nullable columns."""
+    if not columns:
+        raise StorageError("no columns to add")
+    not_nullable = [c.name for c in columns if not c.nullable]
+    if not_nullable:
+        raise StorageError(f"added columns must be nullable: {not_nullable}")
+    ddl = ", ".join(f"{quote_identifier(c.name)} {ddl_type(c.dataType)}" for c in columns)
+    return f"ALTER TABLE {quote_table_name(table)} ADD COLUMNS ({ddl})"
+
+
+def build_set_not_null_sql(table: str, column: str) -> str:
+    return f"ALTER TABLE {quote_table_name(table)} ALTER COLUMN {quote_identifier(column)} SET NOT NULL"
+
+
+def primary_key_constraint_name(table: str) -> str:
+    """``<table>_pk`` (constraint names are per schema in Unity Catalog)."""
+    return f"{quote_table_name(table).split('.')[-1].strip('`')}_pk"
+
+
+def build_add_primary_key_sql(
+    table: str, columns: Sequence[str], timeseries_column: str | None = None
+) -> str:
+    """``ALTER TABLE t ADD CONSTRAINT `t_pk` PRIMARY KEY (`k`, `ts` TIMESERIES)`` (Unity Catalog)."""
+    if not columns or len(set(columns)) != len(columns):
+        raise StorageError(f"primary key columns must be distinct and not empty, got {list(columns)}")
+    if timeseries_column is not None and timeseries_column not in columns:
+        raise StorageError(f"timeseries column {timeseries_column!r} is not in the primary key")
+    keys = ", ".join(quote_identifier(c) + (" TIMESERIES" if c == timeseries_column else "") for c in columns)
+    name = quote_identifier(primary_key_constraint_name(table))
+    return f"ALTER TABLE {quote_table_name(table)} ADD CONSTRAINT {name} PRIMARY KEY ({keys})"
+
+
+def build_primary_key_exists_sql(table: str) -> str:
+    """Count of PRIMARY KEY constraints of a three-part UC table (information_schema)."""
+    parts = table.split(".")
+    if len(parts) != 3:
+        raise StorageError(f"primary keys need a catalog.schema.table name, got {table!r}")
+    quote_table_name(table)  # validation
+    catalog, schema, name = parts
+    return (
+        f"SELECT count(*) AS n FROM {quote_identifier(catalog)}.`information_schema`.`table_constraints` "
+        f"WHERE table_schema = {quote_string(schema)} AND table_name = {quote_string(name)} "
+        "AND constraint_type = 'PRIMARY KEY'"
+    )
+
+
+# --- reads and metadata ---------------------------------------------------------------------
+def build_select_sql(table: str, where: str | None = None, version: int | None = None) -> str:
+    """``SELECT * FROM t [VERSION AS OF n] [WHERE p]``."""
+    sql = f"SELECT * FROM {quote_table_name(table)}"
+    if version is not None:
+        sql += f" VERSION AS OF {_non_negative(version, 'version')}"
+    if where is not None:
+        sql += f" WHERE {check_predicate(where)}"
+    return sql
+
+
+def build_history_sql(table: str, limit: int | None = None) -> str:
+    sql = f"DESCRIBE HISTORY {quote_table_name(table)}"
+    if limit is not None:
+        if limit < 1:
+            raise StorageError("history limit must be >= 1")
+        sql += f" LIMIT {int(limit)}"
+    return sql
+
+
+def build_detail_sql(table: str) -> str:
+    return f"DESCRIBE DETAIL {quote_table_name(table)}"
+
+
+def build_files_sql(table: str, partition_by: Sequence[str] = ()) -> str:
+    """One row per data file of the current version: path, size, row count, partition values
+    (through the ``_metadata`` hidden column; Delta exposes no public per-file stats API)."""
+    parts = "".join(f", first({quote_identifier(c)}) AS {quote_identifier(c)}" for c in partition_by)
+    return (
+        "SELECT _metadata.file_path AS path, _metadata.file_size AS size_bytes, "
+        f"count(*) AS num_records{parts} FROM {quote_table_name(table)} "
+        "GROUP BY _metadata.file_path, _metadata.file_size"
+    )
+
+
+def change_feed_options(start_version: int, end_version: int | None = None) -> dict[str, str]:
+    """Reader options of ``spark.read.format('delta')`` for the change data feed."""
+    options = {
+        "readChangeFeed": "true",
+        "startingVersion": str(_non_negative(start_version, "start_version")),
+    }
+    if end_version is not None:
+        if end_version < start_version:
+            raise StorageError(f"end_version {end_version} < start_version {start_version}")
+        options["endingVersion"] = str(int(end_version))
+    return options
+
+
+# --- writes -----------------------------------------------------------------------------------
+def txn_user_metadata(txn: Txn) -> str:
+    """The commitInfo.userMetadata stamped on a Txn commit (read back by committed_version)."""
+    return json.dumps({TXN_METADATA_KEY: {"app_id": txn.app_id, "version": txn.version}}, sort_keys=True)
+
+
+def writer_options(
+    mode: str,
+    *,
+    txn: Txn | None = None,
+    replace_where: str | None = None,
+) -> dict[str, str]:
+    """DataFrameWriter options of a Delta write (``mode`` is append or overwrite)."""
+    if mode not in ("append", "overwrite"):
+        raise StorageError(f"unsupported write mode {mode!r}")
+    options: dict[str, str] = {}
+    if replace_where is not None:
+        if mode != "overwrite":
+            raise StorageError("replaceWhere needs mode overwrite")
+        options["replaceWhere"] = check_predicate(replace_where)
+    if txn is not None:
+        options["txnAppId"] = txn.app_id
+        options["txnVersion"] = str(txn.version)
+        options["userMetadata"] = txn_user_metadata(txn)
+    return options
+
+
+def txn_session_confs(txn: Txn) -> dict[str, str]:
+    """Session confs that make SQL DML (MERGE) idempotent and stamp its userMetadata."""
+    return {
+        TXN_APP_ID_CONF: txn.app_id,
+        TXN_VERSION_CONF: str(txn.version),
+        USER_METADATA_CONF: txn_user_metadata(txn),
+    }
+
+
+def build_merge_sql(
+    table: str,
+    source_view: str,
+    keys: Sequence[str],
+    *,
+    insert_only: bool = False,
+    target_filter: str | None = None,
+) -> str:
+    """``MERGE INTO t USING view s ON t.k = s.k [AND (filter)] WHEN ... THEN ...``."""
+    if not keys:
+        raise StorageError("merge needs at least one key column")
+    if len(set(keys)) != len(keys):
+        raise StorageError(f"duplicate merge keys {list(keys)}")
+    condition = " AND ".join(f"t.{quote_identifier(k)} = s.{quote_identifier(k)}" for k in keys)
+    if target_filter is not None:
+        condition += f" AND ({check_predicate(target_filter)})"
+    sql = (
+        f"MERGE INTO {quote_table_name(table)} AS t USING {quote_identifier(source_view)} AS s ON {condition}"
+    )
+    if not insert_only:
+        sql += " WHEN MATCHED THEN UPDATE SET *"
+    return sql + " WHEN NOT MATCHED THEN INSERT *"
+
+
+# --- maintenance ------------------------------------------------------------------------------
+def build_optimize_sql(table: str, zorder_by: Sequence[str] = (), where: str | None = None) -> str:
+    sql = f"OPTIMIZE {quote_table_name(table)}"
+    if where is not None:
+        sql += f" WHERE {check_predicate(where)}"
+    if zorder_by:
+        sql += f" ZORDER BY ({', '.join(quote_identifier(c) for c in zorder_by)})"
+    return sql
+
+
+def build_vacuum_sql(table: str, retention_hours: int, dry_run: bool = False) -> str:
+    sql = f"VACUUM {quote_table_name(table)} RETAIN {_non_negative(retention_hours, 'retention_hours')} HOURS"
+    return sql + (" DRY RUN" if dry_run else "")
+
+
+# --- parsing results ----------------------------------------------------------------------------
+def parse_txn_user_metadata(user_metadata: str | None) -> Txn | None:
+    """The Txn stamped by :func:`txn_user_metadata`, None for any other/absent metadata."""
+    if not user_metadata:
+        return None
+    try:
+        payload = json.loads(user_metadata)
+    except (TypeError, ValueError):
+        return None
+    entry = payload.get(TXN_METADATA_KEY) if isinstance(payload, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    app_id, version = entry.get("app_id"), entry.get("version")
+    if not isinstance(app_id, str) or not app_id or type(version) is not int or version < 0:
+        return None
+    return Txn(app_id, version)
+
+
+def committed_version_from_history(rows: Iterable[Mapping[str, Any]], app_id: str) -> int | None:
+    """The Txn version of the newest commit (highest table version) stamped for ``app_id``.
+
+    ``rows`` are DESCRIBE HISTORY rows (need ``version`` and ``userMetadata``) in any order.
+    Like Delta's own txn action, the *latest* commit wins, not the largest Txn version."""
+    stamped = []
+    for row in rows:
+        txn = parse_txn_user_metadata(row.get("userMetadata"))
+        if txn is not None and txn.app_id == app_id:
+            stamped.append((int(row["version"]), txn.version))
+    if not stamped:
+        return None
+    return max(stamped)[1]
+
+
+def parse_optimize_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """OPTIMIZE's ``metrics`` struct -> dict with files_added / files_removed plus the raw keys."""
+    raw = dict(metrics or {})
+    return {
+        **raw,
+        "files_added": int(raw.get("numFilesAdded") or 0),
+        "files_removed": int(raw.get("numFilesRemoved") or 0),
+    }
+
+
+def parse_merge_metrics(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The one row MERGE INTO returns (num_affected_rows, num_updated_rows, num_deleted_rows,
+    num_inserted_rows) -> metrics with num_inserted / num_updated."""
+    raw = dict(row or {})
+    return {
+        **raw,
+        "num_inserted": int(raw.get("num_inserted_rows") or 0),
+        "num_updated": int(raw.get("num_updated_rows") or 0),
+    }
+
+
+def _non_negative(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StorageError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
