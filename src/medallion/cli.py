@@ -14,16 +14,13 @@ from typing import Any
 
 from medallion import __version__
 from medallion.config import Config, ConfigError
+from medallion.errors import JobFailedError
 
 log = logging.getLogger("medallion")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-class JobFailedError(RuntimeError):
-    """A job ran and failed in a way that must fail the task (non-zero exit)."""
 
 
 def _config_from_args(args: argparse.Namespace, **overrides: Any) -> Config:
@@ -62,27 +59,75 @@ def cmd_bronze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_silver(args: argparse.Namespace) -> int:
+    from silver import job
+
+    config = _config_from_args(args)
+    _setup_logging(config)
+    spark, storage = _runtime(config)
+    result = job.run(config, spark, storage)
+    print(result.summary())
+    return EXIT_OK
+
+
+def cmd_gold(args: argparse.Namespace) -> int:
+    from gold import job
+
+    config = _config_from_args(args)
+    _setup_logging(config)
+    spark, storage = _runtime(config)
+    # gate=None until the gold quality gate (issue 5, src/quality) is wired in here.
+    result = job.run(config, spark, storage)
+    print(result.summary())
+    return EXIT_OK
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from bronze import job as bronze_job
+    from silver import job as silver_job
 
     config = _config_from_args(args, environment="local", source="files")
     _setup_logging(config)
     spark, storage = _runtime(config)
     print(f"medallion local: landing folder {config.events_dir or '(packaged sample events)'}")
     print(f"                 warehouse      {config.root}")
+    summary: dict[str, Any] = {}
     bronze = bronze_job.run(config, spark, storage)
     print(bronze.summary())
+    summary["bronze"] = {"rows_ingested": bronze.rows_ingested, "files_read": bronze.files_read}
+    silver = silver_job.run(config, spark, storage)
+    print(silver.summary())
+    summary["silver"] = silver.as_dict()
     if args.json:
-        print(
-            json.dumps({"bronze": {"rows_ingested": bronze.rows_ingested, "files_read": bronze.files_read}})
-        )
+        print(json.dumps(summary, default=str))
     return EXIT_OK
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from quality.gate import validate_table
+
+    config = _config_from_args(args)
+    _setup_logging(config)
+    _, storage = _runtime(config)
+    # enforce mode: a failed check raises QualityGateError (a JobFailedError) -> exit 1
+    result = validate_table(config, storage, args.layer, args.table, where=args.where)
+    print(result.message())
+    return EXIT_OK
+
+
+def _quality_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layer", required=True, choices=("bronze", "silver", "gold"), help="layer of the table")
+    p.add_argument("--table", required=True, help="table name in the layer, e.g. events or user_features")
+    p.add_argument("--where", default=None, help="SQL filter, e.g. \"event_date >= DATE '2026-01-01'\"")
 
 
 LOCAL_FIELDS = ("root", "events_dir", "shuffle_partitions", "max_files_per_trigger", "log_level", "engine")
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str] | None]] = {
     "bronze": (cmd_bronze, "ingest the configured source into bronze.events (structured streaming)", None),
+    "silver": (cmd_silver, "validate, deduplicate and MERGE new bronze rows into silver.events", None),
+    "gold": (cmd_gold, "recompute the 7-day ML feature tables gold.user_features / video_features", None),
+    "quality": (cmd_quality, "validate an existing table with its quality suite, record the result", None),
     "local": (cmd_local, "run every pipeline stage once over a local landing folder", LOCAL_FIELDS),
 }
 
@@ -106,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--json", action="store_true", help="also print a JSON summary line")
             fields = [f for f in fields if f != "events_dir"]
+        if name == "quality":
+            _quality_arguments(p)
         Config.add_arguments(p, only=fields)
         p.set_defaults(func=func)
     return parser
@@ -133,3 +180,6 @@ def _entry(command: str) -> Callable[[], None]:
 
 
 bronze_entry = _entry("bronze")
+silver_entry = _entry("silver")
+gold_entry = _entry("gold")
+quality_entry = _entry("quality")

@@ -1,0 +1,332 @@
+"""Silver job: new bronze rows -> validated, typed, deduplicated ``silver.events`` (insert-only
+MERGE) plus ``silver.events_quarantine``, exactly once, with a run-metrics row per run.
+
+Incremental and exactly-once
+----------------------------
+Progress is the last bronze version processed, stored as the ``txn`` version of app id
+:data:`APP_ID` in the silver tables' own Delta logs (committed atomically with the data). A run
+reads the bronze change data feed for versions ``(last, end]`` and writes, in this order, each
+carrying ``Txn(APP_ID, end)``:
+
+1. the run-metrics row (``ops.silver_runs``),
+2. the quarantined rows (``silver.events_quarantine``),
+3. the MERGE into ``silver.events`` - the commit that advances progress.
+
+A crash after (1) or (2) leaves those tables ahead of ``silver.events``; the next run then
+re-processes exactly the same range ``(last, pending]`` (not a larger one), so the earlier writes
+are recognised by their Txn and skipped, and the MERGE completes. Nothing is lost or doubled.
+
+Deduplication
+-------------
+On ``event_id``: first within the new rows (first delivered wins: earliest enqueued time, then
+partition and offset), then against silver with an insert-only MERGE whose target is pruned to
+the partitions of the batch's event dates, widened by ``dedup_lookback_days`` either side. A
+re-delivered copy carries the same body and so the same timestamp and date; a copy whose
+timestamp moved by up to ``dedup_lookback_days`` days is still found. A copy whose date differs
+by more is outside the pruned target: that is the price of a MERGE whose cost follows the new
+data instead of the table (see README, "Deduplication").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    DateType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from bronze.schema import BRONZE_TABLE
+from medallion.contract import EventContract, assert_compatible, load_contract
+from medallion.errors import JobFailedError
+from medallion.storage import DeltaStorage, Txn
+from silver.schema import (
+    EVENTS_PARTITION,
+    EVENTS_PROPERTIES,
+    EVENTS_TABLE,
+    QUARANTINE_PARTITION,
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    events_schema,
+)
+from silver.transforms import (
+    date_in_predicate,
+    dedup_window_dates,
+    deduplicate,
+    to_events,
+    to_quarantine,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from medallion.config import Config
+
+log = logging.getLogger(__name__)
+
+APP_ID = "medallion.silver.events<-bronze.events"
+RUNS_TABLE = ("ops", "silver_runs")
+CONTRACT_VERSION_PROPERTY = "medallion.contract.version"
+CONTRACT_PROPERTY = "medallion.contract"
+
+RUNS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("recorded_time", TimestampType(), False),
+        StructField("bronze_start_version", LongType(), False),
+        StructField("bronze_end_version", LongType(), False),
+        StructField("contract_version", IntegerType(), False),
+        StructField("rows_read", LongType(), False),
+        StructField("rows_inserted", LongType(), False),
+        StructField("rows_quarantined", LongType(), False),
+        StructField("duplicates_in_batch", LongType(), False),
+        StructField("duplicates_existing", LongType(), False),
+        StructField("duplicates_dropped", LongType(), False),
+        StructField("event_dates", ArrayType(DateType(), False), False),
+        StructField("quarantine_reasons", StringType(), False),  # JSON {reason: count}
+    ]
+)
+
+# A gate validates a candidate DataFrame before it is published; it raises to stop the run.
+Gate = Callable[[str, "DataFrame", dict[str, Any]], None]
+
+
+@dataclass
+class SilverResult:
+    run_id: str
+    bronze_start_version: int | None = None
+    bronze_end_version: int | None = None
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_quarantined: int = 0
+    duplicates_in_batch: int = 0
+    duplicates_existing: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    event_dates: list[dt.date] = field(default_factory=list)
+    resumed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return self.duplicates_in_batch + self.duplicates_existing
+
+    @property
+    def conserved(self) -> bool:
+        return self.rows_read == self.rows_inserted + self.rows_quarantined + self.duplicates_dropped
+
+    def summary(self) -> str:
+        if self.bronze_end_version is None:
+            return f"silver: nothing new in bronze ({self.seconds:.1f} s)"
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.quarantine_reasons.items())) or "none"
+        return (
+            f"silver: bronze versions {self.bronze_start_version}..{self.bronze_end_version}"
+            f"{' (resumed)' if self.resumed else ''}: {self.rows_read} read = {self.rows_inserted} inserted"
+            f" + {self.rows_quarantined} quarantined + {self.duplicates_dropped} duplicates dropped"
+            f" ({self.duplicates_in_batch} within the batch, {self.duplicates_existing} already in silver);"
+            f" quarantine reasons: {reasons}; {self.seconds:.1f} s"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["duplicates_dropped"] = self.duplicates_dropped
+        out["event_dates"] = [d.isoformat() for d in self.event_dates]
+        return out
+
+
+class ContractChangeError(JobFailedError):
+    """The configured contract cannot replace the one silver was built with."""
+
+
+def prepare_tables(storage: DeltaStorage, config: Config, contract: EventContract) -> None:
+    """Create the silver tables, or evolve silver.events to ``contract``. The compatibility check
+    runs before anything is written: a breaking change raises :class:`ContractChangeError`."""
+    events = config.table(*EVENTS_TABLE)
+    if storage.exists(events):
+        props = storage.properties(events)
+        if CONTRACT_PROPERTY in props:
+            stored = EventContract.from_dict(json.loads(props[CONTRACT_PROPERTY]))
+            try:
+                assert_compatible(stored, contract, "backward")
+            except ValueError as exc:
+                raise ContractChangeError(
+                    f"contract v{contract.version} is not backward compatible with v{stored.version}, which "
+                    f"{events} was built with; nothing was written. {exc}"
+                ) from None
+        have = {f.name for f in storage.schema(events).fields}
+        missing = [f for f in events_schema(contract).fields if f.name not in have]
+        if missing:
+            log.warning(
+                "silver.events: adding columns %s for contract v%s",
+                [f.name for f in missing],
+                contract.version,
+            )
+            storage.add_columns(events, missing)
+    else:
+        storage.create_if_missing(events, events_schema(contract), EVENTS_PARTITION, EVENTS_PROPERTIES)
+    wanted = {
+        CONTRACT_VERSION_PROPERTY: str(contract.version),
+        CONTRACT_PROPERTY: json.dumps(contract.json_schema(), sort_keys=True),
+    }
+    current = storage.properties(events)
+    if any(current.get(k) != v for k, v in wanted.items()):  # no empty commit when nothing changed
+        storage.set_properties(events, wanted)
+    storage.create_if_missing(config.table(*QUARANTINE_TABLE), QUARANTINE_SCHEMA, QUARANTINE_PARTITION)
+    storage.create_if_missing(config.table(*RUNS_TABLE), RUNS_SCHEMA)
+
+
+def _pending_range(storage: DeltaStorage, config: Config) -> tuple[int, int, bool] | None:
+    """(start, end, resumed) of the bronze versions to process, or None when up to date."""
+    done = storage.committed_version(config.table(*EVENTS_TABLE), APP_ID)
+    last = -1 if done is None else done
+    ahead = [
+        v
+        for v in (
+            storage.committed_version(config.table(*QUARANTINE_TABLE), APP_ID),
+            storage.committed_version(config.table(*RUNS_TABLE), APP_ID),
+        )
+        if v is not None and v > last
+    ]
+    if ahead:  # a previous run wrote part of its output and stopped: finish exactly that range
+        return last + 1, max(ahead), True
+    current = storage.version(config.table(*BRONZE_TABLE))
+    if current is None or current <= last:
+        return None
+    return last + 1, current, False
+
+
+def run(
+    config: Config,
+    spark: SparkSession,
+    storage: DeltaStorage,
+    contract: EventContract | None = None,
+    gate: Gate | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+) -> SilverResult:
+    started = time.monotonic()
+    clock = now or (lambda: dt.datetime.now(dt.timezone.utc))
+    contract = contract or load_contract(config.contract_version or None)
+    result = SilverResult(run_id=uuid.uuid4().hex)
+    bronze = config.table(*BRONZE_TABLE)
+    if not storage.exists(bronze):
+        raise JobFailedError(f"bronze table {bronze} does not exist: run the bronze job first")
+    prepare_tables(storage, config, contract)
+
+    pending = _pending_range(storage, config)
+    if pending is None:
+        result.seconds = time.monotonic() - started
+        return result
+    start, end, result.resumed = pending
+    result.bronze_start_version, result.bronze_end_version = start, end
+    run_time = clock()
+
+    changes = storage.read_changes(bronze, start, end)
+    bronze_rows = changes.where(F.col("_change_type") == "insert").withColumn(
+        "bronze_version", F.col("_commit_version").cast(LongType())
+    )
+    validated = validate(bronze_rows, contract).persist()
+    try:
+        _process(config, storage, contract, validated, run_time, result, gate, Txn(APP_ID, end))
+    finally:
+        validated.unpersist()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _process(
+    config: Config,
+    storage: DeltaStorage,
+    contract: EventContract,
+    validated: DataFrame,
+    run_time: dt.datetime,
+    result: SilverResult,
+    gate: Gate | None,
+    txn: Txn,
+) -> None:
+    events_t = config.table(*EVENTS_TABLE)
+    quarantine = to_quarantine(validated, contract, run_time, [f.name for f in QUARANTINE_SCHEMA.fields])
+    events = to_events(validated, contract, run_time)
+    unique = deduplicate(events).persist()
+    try:
+        counts = validated.agg(
+            F.count(F.lit(1)).alias("read"), F.sum((F.size("reasons") > 0).cast("long")).alias("quarantined")
+        ).first()
+        result.rows_read = int(counts["read"])
+        result.rows_quarantined = int(counts["quarantined"] or 0)
+        result.quarantine_reasons = {
+            r["reason"]: int(r["n"])
+            for r in validated.select(F.explode("reasons").alias("reason"))
+            .groupBy("reason")
+            .agg(F.count("*").alias("n"))
+            .collect()
+        }
+        result.event_dates = sorted(r["event_date"] for r in unique.select("event_date").distinct().collect())
+        unique_count = unique.count()
+        result.duplicates_in_batch = result.rows_read - result.rows_quarantined - unique_count
+
+        window = dedup_window_dates(result.event_dates, config.dedup_lookback_days)
+        target = date_in_predicate("event_date", window)
+        existing = storage.read(events_t, where=target).select("event_id")
+        new_rows = unique.join(existing, "event_id", "left_anti")
+        result.rows_inserted = new_rows.count()
+        result.duplicates_existing = unique_count - result.rows_inserted
+        if not result.conserved:  # a bug, never data: refuse to publish
+            raise JobFailedError(f"silver conservation violated, nothing written: {result.as_dict()}")
+
+        if gate is not None:
+            gate("silver", new_rows, {**result.as_dict(), "table": events_t})
+
+        metrics = _metrics_frame(validated.sparkSession, result, contract, run_time)
+        storage.append(metrics, config.table(*RUNS_TABLE), txn=txn)
+        storage.append(quarantine, config.table(*QUARANTINE_TABLE), QUARANTINE_PARTITION, txn=txn)
+        source = unique.select(
+            *[
+                F.col(f.name) if f.name in unique.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                for f in storage.schema(events_t).fields
+            ]
+        )
+        merged = storage.merge(
+            source, events_t, ["event_id"], insert_only=True, target_filter="t." + target, txn=txn
+        )
+        inserted = merged.metrics.get("num_inserted")
+        if merged.committed and inserted is not None and int(inserted) != result.rows_inserted:
+            log.error(
+                "silver MERGE inserted %s rows, %s expected (concurrent writer?)",
+                inserted,
+                result.rows_inserted,
+            )
+    finally:
+        unique.unpersist()
+
+
+def _metrics_frame(spark: SparkSession, result: SilverResult, contract: EventContract, run_time: dt.datetime):
+    row = (
+        result.run_id,
+        run_time.astimezone(dt.timezone.utc),
+        result.bronze_start_version,
+        result.bronze_end_version,
+        contract.version,
+        result.rows_read,
+        result.rows_inserted,
+        result.rows_quarantined,
+        result.duplicates_in_batch,
+        result.duplicates_existing,
+        result.duplicates_dropped,
+        result.event_dates,
+        json.dumps(result.quarantine_reasons, sort_keys=True),
+    )
+    return spark.createDataFrame([row], RUNS_SCHEMA)
