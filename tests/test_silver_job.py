@@ -255,3 +255,15 @@ def test_breaking_contract_change_is_rejected_before_anything_is_written(pipe):
 def test_silver_without_bronze_is_a_clear_error(spark, storage, local_config):
     with pytest.raises(silver_job.JobFailedError, match="run the bronze job first"):
         silver_job.run(local_config, spark, storage)
+
+
+def test_run_with_only_duplicates_and_invalid_rows_still_advances(pipe):
+    pipe.land([ev("a")])
+    pipe.run()
+    pipe.land([ev("a"), b"{"])  # nothing to insert
+    result = pipe.run()
+    assert (result.rows_inserted, result.duplicates_existing, result.rows_quarantined) == (0, 1, 1)
+    before = pipe.versions()
+    again = pipe.run()
+    assert again.bronze_end_version is None and not again.resumed
+    assert pipe.versions() == before

@@ -449,6 +449,21 @@ def test_merge_insert_only_skips_existing_keys(storage, spark, events_table):
     assert storage.read(events_table).count() == 3
 
 
+def test_merge_that_changes_nothing_still_records_its_txn(storage, spark, events_table):
+    """The txn is the caller's progress marker: a MERGE that inserts nothing must still commit
+    it, or a job whose batch held only duplicates would re-read that batch forever."""
+    write(storage, spark, events_table, rows(("a", 1, 1.0, 1)))
+    source = spark.createDataFrame(rows(("a", 1, 5.0, 1)), EVENTS)
+    before = storage.version(events_table)
+    result = storage.merge(source, events_table, ["event_id"], insert_only=True, txn=Txn("job", 4))
+    assert result.committed and result.metrics["num_inserted"] == 0
+    assert storage.committed_version(events_table, "job") == 4
+    assert storage.version(events_table) == before + 1
+    assert storage.read(events_table).count() == 1
+    again = storage.merge(source, events_table, ["event_id"], insert_only=True, txn=Txn("job", 4))
+    assert not again.committed and storage.version(events_table) == before + 1
+
+
 def test_merge_target_filter_prunes_without_changing_the_result(storage, spark, warehouse):
     source_rows = rows(("a", 1, 9.0, 1), ("new", 5, 5.0, 2))
     results = {}

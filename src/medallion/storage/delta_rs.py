@@ -474,6 +474,8 @@ class DeltaRsStorage(DeltaStorage):
         target_filter: str | None = None,
         txn: Txn | None = None,
     ) -> WriteResult:
+        from deltalake import write_deltalake
+
         if not keys:
             raise StorageError("merge needs at least one key column")
         dt = self._open(table)
@@ -498,6 +500,12 @@ class DeltaRsStorage(DeltaStorage):
             if not insert_only:
                 merger = merger.when_matched_update_all()
             raw = merger.when_not_matched_insert_all().execute()
+            if txn is not None and self._open(table).transaction_version(txn.app_id) != txn.version:
+                # delta-rs makes no commit when a MERGE changes nothing, and then the txn (the
+                # caller's progress marker) would be lost: record it with an empty commit.
+                write_deltalake(
+                    dt, data.slice(0, 0), mode="append", commit_properties=self._commit_properties(txn)
+                )
         metrics = {
             **raw,
             "num_inserted": int(raw.get("num_target_rows_inserted", 0)),

@@ -294,8 +294,12 @@ class SparkDeltaStorage(DeltaStorage):
                 rows = self._sql(statement).collect()
         finally:
             self.spark.catalog.dropTempView(view)
-        after = self.version(table)
         metrics = sql.parse_merge_metrics(rows[0].asDict() if rows else None)
+        if txn is not None and self.committed_version(table, txn.app_id) != txn.version:
+            # A MERGE that changes nothing may make no commit; the txn is the caller's progress
+            # marker, so record it with an empty idempotent append.
+            self.append(self.spark.createDataFrame([], self.schema(table)), table, txn=txn)
+        after = self.version(table)
         return WriteResult(committed=after != before, version=after, metrics=metrics)
 
     # --- maintenance --------------------------------------------------------------------------
