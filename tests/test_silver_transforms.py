@@ -75,63 +75,72 @@ def reasons_of(spark, contract, body) -> list[str]:
     return validate(bronze_df(spark, [body]), contract).first()["reasons"]
 
 
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        (event(), []),
-        (event(event_type="like", watch_time_ms=_DROP), []),
-        # watch_time_ms is ignored (not validated) for other event types
-        (event(event_type="share", watch_time_ms=-5), []),
-        (event(video_duration_ms=0, schema_version=1, extra_field={"x": 1}), []),
-        (b"", ["empty_body"]),
-        (b'{"event_id": "e1", \xff\xfe}', ["invalid_utf8"]),
-        (b'{"event_id": "e1", ', ["malformed_json"]),
-        (b"   ", ["malformed_json"]),
-        (b'{"event_id": "a", "event_id": "b"}', ["malformed_json"]),
-        (b"[1, 2]", ["not_json_object"]),
-        (b'"just a string"', ["not_json_object"]),
-        (event(user_id=_DROP), ["missing_field:user_id"]),
-        (event(event_id=None), ["missing_field:event_id"]),
-        (event(video_id=_DROP, user_id=_DROP), ["missing_field:user_id", "missing_field:video_id"]),
-        (event(event_type=_DROP), ["missing_field:event_type"]),
-        (event(timestamp=_DROP), ["missing_field:timestamp"]),
-        (event(watch_time_ms=_DROP), ["missing_field:watch_time_ms"]),
-        (event(watch_time_ms=None), ["missing_field:watch_time_ms"]),
-        (event(user_id=42), ["invalid_type:user_id"]),
-        (event(event_id=["e1"]), ["invalid_type:event_id"]),
-        (event(timestamp=str(TS)), ["invalid_type:timestamp"]),
-        (event(timestamp=TS + 0.5), ["invalid_type:timestamp"]),
-        (event(watch_time_ms="10"), ["invalid_type:watch_time_ms"]),
-        (event(watch_time_ms=True), ["invalid_type:watch_time_ms"]),
-        (event(video_duration_ms=1.5), ["invalid_type:video_duration_ms"]),
-        (event(schema_version="1"), ["invalid_type:schema_version"]),
-        (event(event_id=""), ["invalid_value:event_id"]),
-        (event(user_id=""), ["invalid_value:user_id"]),
-        (event(video_id=""), ["invalid_value:video_id"]),
-        (event(event_type="dance"), ["unknown_event_type"]),
-        (event(event_type=""), ["unknown_event_type"]),
-        (event(event_type="WATCH"), ["unknown_event_type"]),
-        (event(watch_time_ms=-1), ["invalid_value:watch_time_ms"]),
-        (event(watch_time_ms=86_400_001), ["invalid_value:watch_time_ms"]),
-        (event(video_duration_ms=-1), ["invalid_value:video_duration_ms"]),
-        (event(timestamp=946_684_799_999), ["timestamp_out_of_range"]),
-        # ingestion time + 1 day is the latest accepted event time
-        (event(timestamp=1_768_046_400_000 + 86_400_000), []),
-        (event(timestamp=1_768_046_400_000 + 86_400_001), ["timestamp_out_of_range"]),
-        (
-            {"event_id": "", "event_type": "dance", "user_id": 5, "timestamp": "x"},
-            [
-                "invalid_value:event_id",
-                "unknown_event_type",
-                "invalid_type:user_id",
-                "missing_field:video_id",
-                "invalid_type:timestamp",
-            ],
-        ),
-    ],
-)
-def test_validation_rules_and_reason_codes(spark, contract, body, expected):
-    assert reasons_of(spark, contract, body) == expected
+RULE_CASES = [
+    (event(), []),
+    (event(event_type="like", watch_time_ms=_DROP), []),
+    # watch_time_ms is ignored (not validated) for other event types
+    (event(event_type="share", watch_time_ms=-5), []),
+    (event(video_duration_ms=0, schema_version=1, extra_field={"x": 1}), []),
+    (b"", ["empty_body"]),
+    (b'{"event_id": "e1", \xff\xfe}', ["invalid_utf8"]),
+    (b'{"event_id": "e1", ', ["malformed_json"]),
+    (b"   ", ["malformed_json"]),
+    (b'{"event_id": "a", "event_id": "b"}', ["malformed_json"]),
+    (b"[1, 2]", ["not_json_object"]),
+    (b'"just a string"', ["not_json_object"]),
+    (event(user_id=_DROP), ["missing_field:user_id"]),
+    (event(event_id=None), ["missing_field:event_id"]),
+    (event(video_id=_DROP, user_id=_DROP), ["missing_field:user_id", "missing_field:video_id"]),
+    (event(event_type=_DROP), ["missing_field:event_type"]),
+    (event(timestamp=_DROP), ["missing_field:timestamp"]),
+    (event(watch_time_ms=_DROP), ["missing_field:watch_time_ms"]),
+    (event(watch_time_ms=None), ["missing_field:watch_time_ms"]),
+    (event(user_id=42), ["invalid_type:user_id"]),
+    (event(event_id=["e1"]), ["invalid_type:event_id"]),
+    (event(timestamp=str(TS)), ["invalid_type:timestamp"]),
+    (event(timestamp=TS + 0.5), ["invalid_type:timestamp"]),
+    (event(watch_time_ms="10"), ["invalid_type:watch_time_ms"]),
+    (event(watch_time_ms=True), ["invalid_type:watch_time_ms"]),
+    (event(video_duration_ms=1.5), ["invalid_type:video_duration_ms"]),
+    (event(schema_version="1"), ["invalid_type:schema_version"]),
+    (event(event_id=""), ["invalid_value:event_id"]),
+    (event(user_id=""), ["invalid_value:user_id"]),
+    (event(video_id=""), ["invalid_value:video_id"]),
+    (event(event_type="dance"), ["unknown_event_type"]),
+    (event(event_type=""), ["unknown_event_type"]),
+    (event(event_type="WATCH"), ["unknown_event_type"]),
+    (event(watch_time_ms=-1), ["invalid_value:watch_time_ms"]),
+    (event(watch_time_ms=86_400_001), ["invalid_value:watch_time_ms"]),
+    (event(video_duration_ms=-1), ["invalid_value:video_duration_ms"]),
+    (event(timestamp=946_684_799_999), ["timestamp_out_of_range"]),
+    # ingestion time + 1 day is the latest accepted event time
+    (event(timestamp=1_768_046_400_000 + 86_400_000), []),
+    (event(timestamp=1_768_046_400_000 + 86_400_001), ["timestamp_out_of_range"]),
+    (
+        {"event_id": "", "event_type": "dance", "user_id": 5, "timestamp": "x"},
+        [
+            "invalid_value:event_id",
+            "unknown_event_type",
+            "invalid_type:user_id",
+            "missing_field:video_id",
+            "invalid_type:timestamp",
+        ],
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def rule_results(spark, contract) -> list[list[str]]:
+    """All rule cases validated in ONE Spark job (one row each, in order)."""
+    df = bronze_df(spark, [body for body, _ in RULE_CASES])
+    rows = validate(df, contract).select("source_offset", "reasons").collect()
+    return [r["reasons"] for r in sorted(rows, key=lambda r: r["source_offset"])]
+
+
+@pytest.mark.parametrize("case", range(len(RULE_CASES)), ids=lambda i: f"case{i}-{RULE_CASES[i][1]}")
+def test_validation_rules_and_reason_codes(rule_results, case):
+    body, expected = RULE_CASES[case]
+    assert rule_results[case] == expected, body
 
 
 def test_integral_numbers_written_as_decimals_are_integers(spark, contract):
