@@ -283,3 +283,22 @@ def test_naive_run_time_is_rejected(spark, contract):
     validated = validate(bronze_df(spark, [event()]), contract)
     with pytest.raises(ValueError, match="timezone-aware"):
         to_events(validated, contract, dt.datetime(2026, 1, 1))
+
+
+def test_silver_merge_sql_on_databricks():
+    """The MERGE the spark-delta engine runs for a silver batch (it cannot execute here)."""
+    from medallion.config import Config
+    from medallion.storage.sql import build_merge_sql
+    from silver.job import dedup_target
+    from silver.schema import EVENTS_TABLE
+
+    table = Config(environment="databricks", catalog="prod", schema_prefix="").table(*EVENTS_TABLE)
+    dates = [dt.date(2026, 1, 10), dt.date(2026, 1, 12)]
+    statement = build_merge_sql(
+        table, "batch", ["event_id"], insert_only=True, target_filter=dedup_target(dates, 1, "t")
+    )
+    assert statement == (
+        "MERGE INTO `prod`.`silver`.`events` AS t USING `batch` AS s ON t.`event_id` = s.`event_id` "
+        "AND (t.event_date IN (DATE '2026-01-09', DATE '2026-01-10', DATE '2026-01-11', "
+        "DATE '2026-01-12', DATE '2026-01-13')) WHEN NOT MATCHED THEN INSERT *"
+    )

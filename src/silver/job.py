@@ -189,6 +189,12 @@ def prepare_tables(storage: DeltaStorage, config: Config, contract: EventContrac
     storage.create_if_missing(config.table(*RUNS_TABLE), RUNS_SCHEMA)
 
 
+def dedup_target(event_dates: list[dt.date], lookback_days: int, alias: str | None = None) -> str:
+    """The predicate that prunes silver.events to the partitions a batch can have copies in."""
+    column = f"{alias}.event_date" if alias else "event_date"
+    return date_in_predicate(column, dedup_window_dates(event_dates, lookback_days))
+
+
 def _pending_range(storage: DeltaStorage, config: Config) -> tuple[int, int, bool] | None:
     """(start, end, resumed) of the bronze versions to process, or None when up to date."""
     done = storage.committed_version(config.table(*EVENTS_TABLE), APP_ID)
@@ -278,8 +284,7 @@ def _process(
         unique_count = unique.count()
         result.duplicates_in_batch = result.rows_read - result.rows_quarantined - unique_count
 
-        window = dedup_window_dates(result.event_dates, config.dedup_lookback_days)
-        target = date_in_predicate("event_date", window)
+        target = dedup_target(result.event_dates, config.dedup_lookback_days)
         existing = storage.read(events_t, where=target).select("event_id")
         new_rows = unique.join(existing, "event_id", "left_anti")
         result.rows_inserted = new_rows.count()
@@ -300,7 +305,12 @@ def _process(
             ]
         )
         merged = storage.merge(
-            source, events_t, ["event_id"], insert_only=True, target_filter="t." + target, txn=txn
+            source,
+            events_t,
+            ["event_id"],
+            insert_only=True,
+            target_filter=dedup_target(result.event_dates, config.dedup_lookback_days, "t"),
+            txn=txn,
         )
         inserted = merged.metrics.get("num_inserted")
         if merged.committed and inserted is not None and int(inserted) != result.rows_inserted:
