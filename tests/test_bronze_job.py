@@ -134,3 +134,25 @@ def test_gzipped_landing_files_are_read(spark, storage, local_config, landing):
     assert result.rows_ingested == 2
     bodies = sorted(bytes(r["body"]) for r in _bronze_rows(storage, local_config))
     assert bodies == sorted([GOOD, NON_UTF8])
+
+
+def test_quality_gate_stops_a_batch_that_read_files_but_no_rows(spark, storage, local_config, landing):
+    """bronze gate: 'batch not empty when files were read' - an empty landing file fails it."""
+    from quality import QualityGate, QualityGateError
+
+    _land(landing, "a.jsonl", [GOOD])
+    cfg = local_config.replace(events_dir=str(landing))
+    assert job.run(cfg, spark, storage, gate=QualityGate(cfg, storage)).rows_ingested == 1
+    table = cfg.table(*BRONZE_TABLE)
+    version = storage.version(table)
+
+    (landing / "empty.jsonl").write_bytes(b"")
+    with pytest.raises(QualityGateError, match="bronze"):
+        job.run(cfg, spark, storage, gate=QualityGate(cfg, storage))
+    assert storage.version(table) == version
+
+    warn = cfg.replace(quality_bronze="warn")
+    gate = QualityGate(warn, storage)
+    job.run(warn, spark, storage, gate=gate)  # publishes (nothing to add) and records the failure
+    assert [r.status for r in gate.results] == ["failed"]
+    assert storage.version(table) == version

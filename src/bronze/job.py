@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
@@ -56,11 +56,22 @@ class BronzeResult:
 class BronzeBatchWriter:
     """The foreachBatch function: stamp ingestion metadata and append idempotently."""
 
-    def __init__(self, storage: DeltaStorage, table: str, checkpoint: str, result: BronzeResult) -> None:
+    def __init__(
+        self,
+        storage: DeltaStorage,
+        table: str,
+        checkpoint: str,
+        result: BronzeResult,
+        gate: Any = None,
+        count_input_files: bool = False,
+    ) -> None:
         self.storage = storage
         self.table = table
         self.checkpoint = checkpoint
         self.result = result
+        self.gate = gate
+        self.count_input_files = count_input_files
+        self.failure: BaseException | None = None  # why the stream stopped, if we stopped it
         self._app_id: str | None = None
 
     def app_id(self, spark: SparkSession) -> str:
@@ -82,6 +93,18 @@ class BronzeBatchWriter:
         try:
             counts = out.agg(F.count(F.lit(1)), F.count_distinct("source_file")).first()
             rows = int(counts[0])
+            if self.gate is not None:
+                # The files source only plans a micro-batch when new files arrived, so a files batch
+                # always read input: zero rows then means empty files. Kafka offsets may advance over
+                # control records without rows, so there the row count is all we know.
+                inputs = 1 if self.count_input_files else rows
+                try:
+                    self.gate.check(
+                        "bronze", "events", out, batch_metrics={"inputs_read": inputs, "rows": rows}
+                    )
+                except Exception as exc:
+                    self.failure = exc
+                    raise
             if rows == 0:
                 return
             written = self.storage.append(out, self.table, PARTITION_COLUMNS, txn=Txn(app_id, batch_id))
@@ -102,9 +125,12 @@ def run(
     spark: SparkSession,
     storage: DeltaStorage,
     secrets: SecretProvider | None = None,
+    gate: Any = None,
 ) -> BronzeResult:
     """Run the bronze stream with the configured trigger (available-now returns when the source
-    is drained; processing-time runs until the query is stopped)."""
+    is drained; processing-time runs until the query is stopped). ``gate`` (a
+    :class:`quality.QualityGate`) validates each micro-batch before it is appended; in enforce
+    mode a failing batch stops the stream with nothing written for it (it is retried on restart)."""
     started = time.monotonic()
     table = config.table(*BRONZE_TABLE)
     storage.create_if_missing(table, BRONZE_SCHEMA, PARTITION_COLUMNS, TABLE_PROPERTIES)
@@ -114,13 +140,21 @@ def run(
     checkpoint = config.checkpoint(STREAM_NAME)
     result = BronzeResult(table=table)
     stream = read_stream(spark, config, secrets)
+    writer = BronzeBatchWriter(
+        storage, table, checkpoint, result, gate=gate, count_input_files=config.source == "files"
+    )
     query = (
         stream.writeStream.queryName(STREAM_NAME)
-        .foreachBatch(BronzeBatchWriter(storage, table, checkpoint, result))
+        .foreachBatch(writer)
         .option("checkpointLocation", checkpoint)
         .trigger(**parse_trigger(config.trigger))
         .start()
     )
-    query.awaitTermination()
+    try:
+        query.awaitTermination()
+    except Exception:
+        if writer.failure is not None:  # our own error, e.g. a quality gate: raise it as it is
+            raise writer.failure from None
+        raise
     result.seconds = time.monotonic() - started
     return result

@@ -49,8 +49,9 @@ if TYPE_CHECKING:
 
 MAX_WATCH_TIME_MS = 86_400_000  # 24 h, as in the event contract
 WINDOW_DAYS = 7  # gold feature window: feature date D aggregates event dates [D-6, D]
-#: Oldest event date silver accepts by default (the platform's first events are later).
-DEFAULT_MIN_EVENT_DATE = dt.date(2020, 1, 1)
+#: Oldest event date silver accepts: the same bound as silver's own validation
+#: (``timestamp_out_of_range`` below 2000-01-01), so late events are never blocked by the gate.
+DEFAULT_MIN_EVENT_DATE = dt.date(2000, 1, 1)
 #: Default newest accepted event date: today (UTC) plus this many days of producer clock skew.
 DEFAULT_MAX_FUTURE_DAYS = 1
 
