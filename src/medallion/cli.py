@@ -48,58 +48,75 @@ def _runtime(config: Config):
 
 
 # --- commands ------------------------------------------------------------------------------
-def cmd_bronze(args: argparse.Namespace) -> int:
-    from bronze import job
+def _gate(config: Config, storage):
+    """One quality gate (one GX context) per process, shared by every stage it runs."""
+    from quality import QualityGate
 
+    return QualityGate(config, storage)
+
+
+def _run_stage(layer: str, config: Config, spark, storage, gate) -> Any:
+    """Run one pipeline stage with its quality gate and print its summary and gate outcomes."""
+    import importlib
+
+    job = importlib.import_module(f"{layer}.job")
+    seen = len(gate.results)
+    result = job.run(config, spark, storage, gate=gate)
+    print(result.summary())
+    for outcome in gate.results[seen:]:
+        print(f"  quality: {outcome.summary()}")
+    return result
+
+
+def _cmd_stage(layer: str, args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     _setup_logging(config)
     spark, storage = _runtime(config)
-    result = job.run(config, spark, storage)
-    print(result.summary())
+    gate = _gate(config, storage)
+    _run_stage(layer, config, spark, storage, gate)
+    gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task
     return EXIT_OK
+
+
+def cmd_bronze(args: argparse.Namespace) -> int:
+    return _cmd_stage("bronze", args)
 
 
 def cmd_silver(args: argparse.Namespace) -> int:
-    from silver import job
-
-    config = _config_from_args(args)
-    _setup_logging(config)
-    spark, storage = _runtime(config)
-    result = job.run(config, spark, storage)
-    print(result.summary())
-    return EXIT_OK
+    return _cmd_stage("silver", args)
 
 
 def cmd_gold(args: argparse.Namespace) -> int:
-    from gold import job
-
-    config = _config_from_args(args)
-    _setup_logging(config)
-    spark, storage = _runtime(config)
-    # gate=None until the gold quality gate (issue 5, src/quality) is wired in here.
-    result = job.run(config, spark, storage)
-    print(result.summary())
-    return EXIT_OK
+    return _cmd_stage("gold", args)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from bronze import job as bronze_job
-    from silver import job as silver_job
-
     config = _config_from_args(args, environment="local", source="files")
     _setup_logging(config)
     spark, storage = _runtime(config)
     print(f"medallion local: landing folder {config.events_dir or '(packaged sample events)'}")
     print(f"                 warehouse      {config.root}")
+    gate = _gate(config, storage)
     summary: dict[str, Any] = {}
-    bronze = bronze_job.run(config, spark, storage)
-    print(bronze.summary())
+    bronze = _run_stage("bronze", config, spark, storage, gate)
     summary["bronze"] = {"rows_ingested": bronze.rows_ingested, "files_read": bronze.files_read}
-    silver = silver_job.run(config, spark, storage)
-    print(silver.summary())
-    summary["silver"] = silver.as_dict()
+    summary["silver"] = _run_stage("silver", config, spark, storage, gate).as_dict()
+    summary["gold"] = _run_stage("gold", config, spark, storage, gate).as_dict()
+    summary["quality"] = [
+        {"table": r.table, "status": r.status, "score": r.score, "alert": r.alert} for r in gate.results
+    ]
+    maintenance = None
+    if args.maintenance:  # after every pipeline stage: compaction, Z-order, VACUUM (policy retention)
+        from maintenance import job as maintenance_job
+
+        maintenance = maintenance_job.run(config, spark, storage)
+        print(maintenance.summary())
+        summary["maintenance"] = maintenance.as_dict()
     if args.json:
         print(json.dumps(summary, default=str))
+    if maintenance is not None and not maintenance.ok:
+        raise JobFailedError(maintenance.failure_message())
+    gate.raise_for_alerts()
     return EXIT_OK
 
 
@@ -121,6 +138,318 @@ def _quality_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--where", default=None, help="SQL filter, e.g. \"event_date >= DATE '2026-01-01'\"")
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from medallion.synthetic import SyntheticSpec, write_landing
+
+    try:
+        spec = SyntheticSpec(
+            seed=args.seed,
+            users=args.users,
+            videos=args.videos,
+            days=args.days,
+            events_per_day=args.events_per_day,
+            start_date=args.start_date,
+            files_per_day=args.files_per_day,
+            duplicate_rate=args.duplicate_rate,
+            late_rate=args.late_rate,
+            invalid_rate=args.invalid_rate,
+        )
+        summary = write_landing(spec, args.events, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        raise ConfigError(f"{exc}: use another --events folder or --overwrite") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(summary.summary())
+    if spec.end_date > dt.datetime.now(dt.timezone.utc).date():
+        print("warning: events later than ingestion + 1 day are quarantined by silver", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    return EXIT_OK
+
+
+def _generate_arguments(p: argparse.ArgumentParser) -> None:
+    from medallion.synthetic import SyntheticSpec
+
+    d = SyntheticSpec()
+    p.add_argument("--events", required=True, metavar="DIR", help="landing folder to write (created)")
+    p.add_argument("--days", type=int, default=d.days, help=f"days of events (default: {d.days})")
+    p.add_argument("--users", type=int, default=d.users, help=f"distinct users (default: {d.users})")
+    p.add_argument("--videos", type=int, default=d.videos, help=f"distinct videos (default: {d.videos})")
+    p.add_argument(
+        "--events-per-day",
+        type=int,
+        default=d.events_per_day,
+        help=f"records generated per day, mess included (default: {d.events_per_day})",
+    )
+    p.add_argument("--seed", type=int, default=d.seed, help="same seed, same bytes (default: 0)")
+    p.add_argument("--start-date", default=d.start_date.isoformat(), help="first day, YYYY-MM-DD")
+    p.add_argument("--files-per-day", type=int, default=d.files_per_day, help="landing files per day")
+    for name, what in (
+        ("duplicate_rate", "share of records that are re-delivered copies of valid events"),
+        ("late_rate", "share of sessions arriving 2-5 days late"),
+        ("invalid_rate", "share of records that are malformed or break the contract"),
+    ):
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=float,
+            default=getattr(d, name),
+            help=f"{what} (default: {getattr(d, name)})",
+        )
+    p.add_argument("--overwrite", action="store_true", help="replace landing files of the same name")
+    p.add_argument("--json", action="store_true", help="also print a JSON summary line")
+
+
+# --- demo: generate -> bronze -> silver -> gold (with their quality gates) -> maintenance ------
+DEMO_SIZES = {"tiny": (2, 200, 40, 25), "small": (3, 3_000, 1_000, 300), "medium": (7, 25_000, 10_000, 2_000)}
+DEMO_TABLES = (
+    ("bronze", "events"),
+    ("silver", "events"),
+    ("silver", "events_quarantine"),
+    ("gold", "user_features"),
+    ("gold", "video_features"),
+)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from medallion.synthetic import SyntheticSpec, write_landing
+
+    if args.root and Path(args.root).is_dir() and any(Path(args.root).iterdir()):
+        raise ConfigError(f"--root {args.root} is not empty: the demo builds a fresh warehouse")
+    root = Path(args.root or tempfile.mkdtemp(prefix="medallion-demo-")).absolute()
+    days, per_day, users, videos = DEMO_SIZES[args.size]
+    spec = SyntheticSpec(
+        seed=args.seed,
+        users=users,
+        videos=videos,
+        days=days,
+        events_per_day=per_day,
+        duplicate_rate=0.03,
+        late_rate=0.03,
+        invalid_rate=0.01,
+    )
+    config = _config_from_args(
+        args,
+        environment="local",
+        source="files",
+        root=str(root),
+        events_dir=str(root / "landing"),
+        log_level=args.log_level or "WARNING",
+    )
+    _setup_logging(config)
+    stages = ["generate", "spark", "bronze", "silver", "gold", "maintenance"]
+    if args.no_maintenance:
+        stages.remove("maintenance")
+    step = iter(f"[{i}/{len(stages)}] {name}" for i, name in enumerate(stages, start=1))
+    seconds: dict[str, float] = {}
+    print(f"medallion demo: size {args.size}, seed {args.seed}, warehouse {root}")
+
+    def timed(stage: str, func: Callable[[], Any], show: bool = False) -> Any:
+        print(next(step), flush=True)
+        started = time.monotonic()
+        result = func()
+        seconds[stage] = time.monotonic() - started
+        if show:
+            print(result.summary())
+        print(f"      {stage}: {seconds[stage]:.1f} s", flush=True)
+        return result
+
+    generated = timed("generate", lambda: write_landing(spec, root / "landing"), show=True)
+    spark, storage = timed("spark", lambda: _runtime(config))
+    gate = _gate(config, storage)  # the quality gates of `medallion local`, one per stage
+    for layer in ("bronze", "silver", "gold"):
+        timed(layer, lambda layer=layer: _run_stage(layer, config, spark, storage, gate))
+    if not args.no_maintenance:
+        from maintenance import job as maintenance_job
+
+        maintenance = timed("maintenance", lambda: maintenance_job.run(config, spark, storage), show=True)
+        if not maintenance.ok:
+            raise JobFailedError(maintenance.failure_message())
+    report = _demo_report(config, storage, generated, seconds)
+    print(_demo_text(report))
+    if args.json:
+        print(json.dumps(report, default=str))
+    gate.raise_for_alerts()
+    return EXIT_OK
+
+
+def _demo_report(config: Config, storage: Any, generated: Any, seconds: dict[str, float]) -> dict[str, Any]:
+    """What the tables hold, read through the storage adapter (nothing is recomputed)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    def read(layer: str, name: str, where: str | None = None):
+        table = config.table(layer, name)
+        return storage.read(table, where=where) if storage.exists(table) else None
+
+    rows = {f"{la}.{t}": (df.count() if (df := read(la, t)) is not None else None) for la, t in DEMO_TABLES}
+    quarantine = read("silver", "events_quarantine")
+    reasons = quarantine.select(F.explode("reasons").alias("r")).groupBy("r").count().collect()
+    runs = read("ops", "silver_runs")
+    duplicates = runs.agg(F.sum("duplicates_dropped")).first()[0] or 0
+    quality = []
+    if (results := read("ops", "quality_results")) is not None:
+        latest = Window.partitionBy("table_name").orderBy(F.col("checked_at").desc())
+        newest = results.withColumn("n", F.row_number().over(latest)).where("n = 1")
+        for r in newest.orderBy("table_name").collect():
+            quality.append(
+                {
+                    "table": r["table_name"],
+                    "status": r["status"],
+                    "score": r["quality_score"],
+                    "failed": list(r["failed_expectation_names"]),
+                }
+            )
+    top: dict[str, Any] = {}
+    for key, name in (("user_id", "user_features"), ("video_id", "video_features")):
+        latest_date = read("gold", name).agg(F.max("feature_date")).first()[0]
+        best = []
+        if latest_date is not None:
+            features = read("gold", name, where=f"feature_date = DATE '{latest_date.isoformat()}'")
+            best = features.orderBy(F.desc("watch_time_7d"), key).limit(5).collect()
+        top[name] = {"feature_date": latest_date, "top": [[r[key], r["watch_time_7d"]] for r in best]}
+    truth = generated.as_dict()
+    truth.pop("files")
+    return {
+        "root": config.root,
+        "generated": truth,
+        "rows": rows,
+        "quarantine_reasons": {
+            r["r"]: r["count"] for r in sorted(reasons, key=lambda x: (-x["count"], x["r"]))
+        },
+        "duplicates_dropped": duplicates,
+        "quality": quality,
+        "top_users": top["user_features"]["top"],
+        "top_videos": top["video_features"]["top"],
+        "feature_date": top["user_features"]["feature_date"],
+        "seconds": seconds,
+    }
+
+
+def _demo_text(r: dict[str, Any]) -> str:
+    g, rows = r["generated"], r["rows"]
+
+    def check(found: Any, expected: Any) -> str:
+        return "matches the generator" if found == expected else f"MISMATCH: the generator wrote {expected}"
+
+    def top(pairs: list) -> str:
+        return ", ".join(f"{key} {seconds:,.0f} s" for key, seconds in pairs) or "-"
+
+    lines = [
+        "",
+        f"medallion demo summary (warehouse {r['root']})",
+        f"  landing    {g['events']:>9,} records: {g['valid_events']:,} valid events, {g['duplicates']:,} "
+        f"re-deliveries, {g['invalid_total']:,} invalid, {g['late']:,} late",
+    ]
+    expected = {
+        "bronze.events": g["events"],
+        "silver.events": g["valid_events"],
+        "silver.events_quarantine": g["invalid_total"],
+    }
+    for table, n in rows.items():
+        note = f"  ({check(n, expected[table])})" if table in expected else ""
+        lines.append(f"  {table:<25} {'-' if n is None else format(n, ','):>9} rows{note}")
+    dropped = r["duplicates_dropped"]
+    lines.append(f"  duplicates dropped by silver: {dropped:,} ({check(dropped, g['duplicates'])})")
+    reasons = ", ".join(f"{k} {v:,}" for k, v in r["quarantine_reasons"].items()) or "none"
+    lines.append(f"  quarantine reasons: {reasons}")
+    for q in r["quality"]:
+        score = "-" if q["score"] is None else f"{q['score']:.2f}"
+        failed = f", failed: {', '.join(q['failed'])}" if q["failed"] else ""
+        lines.append(f"  quality {q['table']:<22} {q['status']} (score {score}{failed})")
+    lines.append(f"  top 5 users by watch time (7 days to {r['feature_date']}): {top(r['top_users'])}")
+    lines.append(f"  top 5 videos by watch time (7 days to {r['feature_date']}): {top(r['top_videos'])}")
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
+    lines.append(f"  time per stage: {stages}; total {sum(r['seconds'].values()):.1f} s")
+    return "\n".join(lines)
+
+
+def _demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--root", default=None, metavar="DIR", help="empty or new folder (default: a new temp folder)"
+    )
+    p.add_argument(
+        "--size", choices=tuple(DEMO_SIZES), default="small", help="tiny is for tests (default: small)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="synthetic events seed (default: 0)")
+    p.add_argument("--no-maintenance", action="store_true", help="skip the maintenance stage")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    from maintenance import job, policy
+
+    config = _config_from_args(args)
+    _setup_logging(config)
+    tables = policy.parse_tables(args.tables)
+    # unknown tables and an unsafe retention are refused before Spark starts (ConfigError -> exit 2)
+    job.check_retention(policy.select(tables), args.retention_hours, args.allow_unsafe_retention)
+    spark, storage = _runtime(config)
+    result = job.run(
+        config,
+        spark,
+        storage,
+        tables=tables,
+        retention_hours=args.retention_hours,
+        allow_unsafe_retention=args.allow_unsafe_retention,
+        dry_run=args.dry_run,
+    )
+    print(result.summary())
+    if not result.ok:  # the other tables were maintained; the task still fails
+        raise JobFailedError(result.failure_message())
+    return EXIT_OK
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _maintenance_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tables",
+        default=None,
+        metavar="LAYER.TABLE[,...]",
+        help="only these tables, e.g. silver.events,gold.user_features (default: every table of the policy)",
+    )
+    p.add_argument(
+        "--retention-hours",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="VACUUM retention in hours for every table instead of the policy's (default 168); "
+        "below 168 is refused without --allow-unsafe-retention",
+    )
+    p.add_argument(
+        "--allow-unsafe-retention",
+        action="store_true",
+        help="accept a retention below 168 hours (7 days): running readers, incremental and streaming "
+        "consumers and time travel to the deleted versions may fail (logged as a WARNING)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be compacted and which files VACUUM would delete; change nothing",
+    )
+
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    # dev/CI tool: cluster policy as code (medallion.policies); needs no SparkSession
+    from medallion import policies
+
+    return policies.run_cli(args)
+
+
 LOCAL_FIELDS = ("root", "events_dir", "shuffle_partitions", "max_files_per_trigger", "log_level", "engine")
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str] | None]] = {
@@ -128,7 +457,19 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str
     "silver": (cmd_silver, "validate, deduplicate and MERGE new bronze rows into silver.events", None),
     "gold": (cmd_gold, "recompute the 7-day ML feature tables gold.user_features / video_features", None),
     "quality": (cmd_quality, "validate an existing table with its quality suite, record the result", None),
+    "maintenance": (
+        cmd_maintenance,
+        "OPTIMIZE (compaction, Z-order) then VACUUM every table per its maintenance policy",
+        None,
+    ),
     "local": (cmd_local, "run every pipeline stage once over a local landing folder", LOCAL_FIELDS),
+    "generate": (cmd_generate, "write a deterministic synthetic landing folder (events + real mess)", ()),
+    "demo": (
+        cmd_demo,
+        "generate events, run bronze -> silver -> gold (quality gates) -> maintenance, print a summary",
+        ("shuffle_partitions", "engine", "log_level"),
+    ),
+    "policies": (cmd_policies, "check job clusters against the spot cluster policy, or sync it", ()),
 }
 
 
@@ -150,9 +491,24 @@ def build_parser() -> argparse.ArgumentParser:
                 help="landing folder of JSON-lines files (default: packaged sample events)",
             )
             p.add_argument("--json", action="store_true", help="also print a JSON summary line")
+            p.add_argument(
+                "--maintenance",
+                action="store_true",
+                help="after the pipeline, run the maintenance job (OPTIMIZE/Z-order, VACUUM) on the tables",
+            )
             fields = [f for f in fields if f != "events_dir"]
         if name == "quality":
             _quality_arguments(p)
+        if name == "maintenance":
+            _maintenance_arguments(p)
+        if name == "generate":
+            _generate_arguments(p)
+        if name == "demo":
+            _demo_arguments(p)
+        if name == "policies":
+            from medallion.policies import add_cli_arguments
+
+            add_cli_arguments(p)
         Config.add_arguments(p, only=fields)
         p.set_defaults(func=func)
     return parser
@@ -183,3 +539,4 @@ bronze_entry = _entry("bronze")
 silver_entry = _entry("silver")
 gold_entry = _entry("gold")
 quality_entry = _entry("quality")
+maintenance_entry = _entry("maintenance")

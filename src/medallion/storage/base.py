@@ -179,6 +179,15 @@ class DeltaStorage(ABC):
         """Delete unreferenced files older than the retention; returns the files (to be) deleted.
         Safety checks on the retention are the caller's (maintenance) job."""
 
+    #: Whether :meth:`cluster_by` is available (Delta liquid clustering).
+    supports_liquid_clustering: bool = False
+
+    def cluster_by(self, table: str, columns: Sequence[str]) -> bool:
+        """Make ``columns`` the liquid clustering keys of ``table`` (``ALTER TABLE ... CLUSTER BY``);
+        True if they changed, False if they already were. Engines without liquid clustering
+        (delta-rs) raise StorageError."""
+        raise StorageError(f"liquid clustering (CLUSTER BY) is not supported by the {self.engine} engine")
+
     # --- feature-table metadata --------------------------------------------------------
     def declare_primary_key(
         self, table: str, columns: Sequence[str], timeseries_column: str | None = None

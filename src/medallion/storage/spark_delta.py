@@ -105,6 +105,7 @@ class SparkDeltaStorage(DeltaStorage):
     """Delta through Spark SQL / DataFrameWriter; ``table`` is ``catalog.schema.table``."""
 
     engine = "spark-delta"
+    supports_liquid_clustering = True
 
     # --- helpers ------------------------------------------------------------------------------
     def _require(self, table: str) -> None:
@@ -320,3 +321,12 @@ class SparkDeltaStorage(DeltaStorage):
             if not dry_run and paths:
                 self._sql(statement).collect()
         return paths
+
+    def cluster_by(self, table: str, columns: Sequence[str]) -> bool:
+        """``ALTER TABLE ... CLUSTER BY`` unless DESCRIBE DETAIL already shows these clustering
+        columns (no needless metadata commit). Fails (Delta) on a partitioned table."""
+        statement = sql.build_cluster_by_sql(table, columns)
+        if list(self._detail(table).get("clusteringColumns") or []) == list(columns):
+            return False
+        self._sql(statement)
+        return True

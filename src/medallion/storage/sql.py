@@ -380,6 +380,15 @@ def build_vacuum_sql(table: str, retention_hours: int, dry_run: bool = False) ->
     return sql + (" DRY RUN" if dry_run else "")
 
 
+def build_cluster_by_sql(table: str, columns: Sequence[str]) -> str:
+    """``ALTER TABLE t CLUSTER BY (`a`, `b`)``: the liquid clustering keys of a (non-partitioned)
+    table; its OPTIMIZE then clusters incrementally and takes no ZORDER BY."""
+    if not columns or len(set(columns)) != len(columns):
+        raise StorageError(f"clustering columns must be distinct and not empty, got {list(columns)}")
+    keys = ", ".join(quote_identifier(c) for c in columns)
+    return f"ALTER TABLE {quote_table_name(table)} CLUSTER BY ({keys})"
+
+
 # --- parsing results ----------------------------------------------------------------------------
 def parse_txn_user_metadata(user_metadata: str | None) -> Txn | None:
     """The Txn stamped by :func:`txn_user_metadata`, None for any other/absent metadata."""

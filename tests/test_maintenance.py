@@ -1,0 +1,705 @@
+"""The maintenance job (issue 6) on real Delta tables (delta-rs), plus the exact SQL the
+spark-delta engine runs for each policy.
+
+Test data is written as many small Delta commits. To stay fast, the small appends go straight
+through ``deltalake.write_deltalake`` with the Arrow schema the storage adapter uses
+(``spark_schema_to_arrow``) - what ``DeltaRsStorage.append`` does minus the Spark -> Arrow hop;
+everything else (the job, reads, optimize, vacuum) goes through the ``storage`` fixture.
+
+Elapsed time for VACUUM is simulated on the real log: a commit's ``remove`` actions get an older
+``deletionTimestamp`` (what Delta's retention is measured from), orphan files an older mtime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from chispa import assert_df_equality
+from deltalake import write_deltalake
+from pyspark.sql import types as T
+
+from bronze.schema import BRONZE_TABLE
+from gold.schema import USER_FEATURES, USER_FEATURES_SCHEMA, VIDEO_FEATURES
+from maintenance import job
+from maintenance.policy import (
+    MIN_SAFE_RETENTION_HOURS,
+    POLICIES,
+    REPORT_TABLE,
+    TablePolicy,
+    interval_hours,
+    parse_tables,
+    select,
+)
+from medallion.config import Config, ConfigError
+from medallion.contract import load_contract
+from medallion.storage import FileInfo, StorageError, sql
+from medallion.storage.delta_rs import spark_schema_to_arrow
+from medallion.storage.spark_delta import SparkDeltaStorage
+from silver.job import RUNS_SCHEMA, RUNS_TABLE
+from silver.schema import EVENTS_PARTITION, EVENTS_TABLE, events_schema
+
+UTC = dt.timezone.utc
+DAY1, DAY2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
+SILVER_SCHEMA = events_schema(load_contract())
+POLICY = {p.key: p for p in POLICIES}
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+def _value(field: T.StructField, i: int):
+    t = field.dataType
+    if isinstance(t, T.StringType):
+        return f"{field.name}-{i}"
+    if isinstance(t, (T.LongType, T.IntegerType)):
+        return i
+    if isinstance(t, T.DoubleType):
+        return float(i)
+    if isinstance(t, T.DateType):
+        return DAY1
+    if isinstance(t, T.TimestampType):
+        return dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i)
+    if isinstance(t, T.ArrayType):
+        return []
+    raise AssertionError(f"no test value for {field}")
+
+
+def arrow_batch(schema: T.StructType, n: int, start: int = 0, **columns) -> pa.Table:
+    """``n`` rows in the adapter's Arrow schema: ``columns`` give values (list or function of the row
+    number), other NOT NULL columns get deterministic values, nullable ones null."""
+    data = {}
+    for f in schema.fields:
+        if f.name in columns:
+            spec = columns[f.name]
+            data[f.name] = [spec(start + k) for k in range(n)] if callable(spec) else list(spec)
+        elif not f.nullable:
+            data[f.name] = [_value(f, start + k) for k in range(n)]
+        else:
+            data[f.name] = [None] * n
+    return pa.table(data, schema=spark_schema_to_arrow(schema))
+
+
+def create(storage, table: str, schema, partition_by=(), properties=None) -> str:
+    assert storage.create_if_missing(table, schema, list(partition_by), properties)
+    return table
+
+
+def small_appends(table: str, batches: list[pa.Table]) -> None:
+    for batch in batches:
+        write_deltalake(table, batch, mode="append")
+
+
+def silver_batches(count: int, rows: int, seed: int = 1, dates=(DAY1, DAY2), users: int = 10_000):
+    rnd = random.Random(seed)
+    out = []
+    for b in range(count):
+        user_ids = [f"u{rnd.randrange(users):05d}" for _ in range(rows)]
+        out.append(
+            arrow_batch(
+                SILVER_SCHEMA,
+                rows,
+                start=b * rows,
+                event_id=lambda i: f"e{i:06d}",
+                user_id=user_ids,
+                event_type=lambda i: "watch",
+                event_date=lambda i: dates[i % len(dates)],
+            )
+        )
+    return out
+
+
+def silver_table(storage, config, batches: int, rows: int = 20, properties=None, **kw) -> str:
+    table = create(storage, config.table(*EVENTS_TABLE), SILVER_SCHEMA, EVENTS_PARTITION, properties)
+    small_appends(table, silver_batches(batches, rows, **kw))
+    return table
+
+
+def rows_of(storage, table: str, version: int | None = None) -> list:
+    df = storage.read(table, version=version)
+    return sorted(df.collect(), key=lambda r: tuple(str(v) for v in r))
+
+
+def folder_state(table: str) -> dict[str, tuple[int, int]]:
+    """Every file under the table folder (data and _delta_log) with size and mtime."""
+    out = {}
+    for root, _, names in os.walk(table):
+        for name in names:
+            path = os.path.join(root, name)
+            st = os.stat(path)
+            out[os.path.relpath(path, table)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def removed_paths(table: str, version: int) -> list[str]:
+    log = Path(table) / "_delta_log" / f"{version:020d}.json"
+    actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return sorted(os.path.join(table, a["remove"]["path"]) for a in actions if "remove" in a)
+
+
+def backdate_removes(table: str, version: int, hours: float) -> list[str]:
+    """Pretend commit ``version`` removed its files ``hours`` ago (its remove actions'
+    deletionTimestamp, what VACUUM's retention is measured from). Returns those files."""
+    log = Path(table) / "_delta_log" / f"{version:020d}.json"
+    stamp = int((time.time() - hours * 3600) * 1000)
+    actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    for action in actions:
+        if "remove" in action:
+            action["remove"]["deletionTimestamp"] = stamp
+    log.write_text("".join(json.dumps(a) + "\n" for a in actions))
+    return removed_paths(table, version)
+
+
+def report_rows(storage, config) -> list:
+    return storage.read(config.table(*REPORT_TABLE)).orderBy("table_name").collect()
+
+
+def files_containing(files: list[FileInfo], column: str, value) -> int:
+    """Data files a point lookup ``column = value`` must read (min/max statistics contain it)."""
+    return sum(1 for f in files if f.min_values[column] <= value <= f.max_values[column])
+
+
+# --- compaction ---------------------------------------------------------------------------------------
+def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, storage, local_config):
+    table = silver_table(storage, local_config, batches=50)
+    assert len(storage.files(table)) == 100  # 50 appends x 2 event_date partitions
+    before = storage.read(table)
+    before_rows = rows_of(storage, table)
+
+    result = job.run(local_config, spark, storage, tables=["silver.events"])
+
+    assert result.ok, result.summary()
+    out = result.outcome("silver.events")
+    assert out.outcome == job.SUCCEEDED
+    assert (out.files_before, out.files_after) == (100, 2)
+    assert out.files_before >= 10 * out.files_after
+    assert (out.partitions_optimized, out.files_compacted, out.files_written) == (2, 100, 2)
+    assert_df_equality(storage.read(table), before, ignore_row_order=True)
+    assert rows_of(storage, table) == before_rows
+    assert storage.properties(table)["delta.logRetentionDuration"] == "interval 30 days"
+    assert storage.properties(table)["delta.deletedFileRetentionDuration"] == "interval 7 days"
+
+    [row] = report_rows(storage, local_config)
+    assert row.run_id == result.run_id and row.table_name == "silver.events" and row.layer == "silver"
+    assert (row.outcome, row.error, row.engine) == ("succeeded", None, "delta-rs")
+    assert (row.files_before, row.files_after, row.files_compacted, row.files_written) == (100, 2, 100, 2)
+    assert (
+        row.bytes_before
+        == out.bytes_before
+        > row.bytes_after
+        == sum(f.size_bytes for f in storage.files(table))
+    )
+    assert (row.retention_hours, row.unsafe_retention, row.vacuum_files_deleted) == (168, False, 0)
+    assert row.zorder_by == ["user_id"] and row.duration_ms >= 0
+    assert row.version_after > row.version_before
+
+    # A second run finds nothing to do: no rewrite, no commit (only the report grows).
+    version = storage.version(table)
+    again = job.run(local_config, spark, storage, tables=["silver.events"])
+    assert again.outcome("silver.events").statements == ["VACUUM `silver`.`events` RETAIN 168 HOURS"]
+    assert storage.version(table) == version
+    assert len(report_rows(storage, local_config)) == 2
+
+
+# --- Z-order ------------------------------------------------------------------------------------------
+def test_zorder_keeps_content_and_orders_files_by_user_id(spark, storage, local_config):
+    # One partition, a small target file size (64 KiB): the rewrite must produce several files, so we
+    # can see how Z-order splits the user_id range across them. Every small append holds random users.
+    # The same data goes to a second table that is only compacted, with the same target size.
+    props = {"delta.targetFileSize": "65536"}
+    table = silver_table(storage, local_config, batches=50, rows=40, dates=(DAY1,), properties=props)
+    copy = create(
+        storage, local_config.table("silver", "events_copy"), SILVER_SCHEMA, EVENTS_PARTITION, props
+    )
+    small_appends(copy, silver_batches(50, 40, dates=(DAY1,)))
+    before = storage.read(table)
+    files_before = storage.files(table)
+    assert all(f.size_bytes < 65536 // 4 for f in files_before)  # small for this table's target
+    probes = random.Random(5).sample(sorted({r.user_id for r in before.select("user_id").collect()}), 20)
+
+    policies = [POLICY["silver.events"], TablePolicy("silver", "events_copy")]  # Z-order vs compaction
+    result = job.run(local_config, spark, storage, policies=policies)
+    assert result.ok, result.summary()
+    assert result.outcome("silver.events").statements[1] == (
+        "OPTIMIZE `silver`.`events` WHERE `event_date` IN (DATE '2026-01-01') ZORDER BY (`user_id`)"
+    )
+
+    assert_df_equality(storage.read(table), before, ignore_row_order=True)
+    zordered = sorted(storage.files(table), key=lambda f: f.min_values["user_id"])
+    compacted = sorted(storage.files(copy), key=lambda f: f.min_values["user_id"])
+    assert 2 <= len(zordered) <= 10 and 2 <= len(compacted) <= 10  # both rewritten into a few files
+    # What Z-order wrote is not "small": the next nightly run does not rewrite the partition again
+    # (Z-order is not incremental). Plain compaction may merge its output further and converges.
+    steps = job.plan_steps(
+        policies[0], table, job.inspect(storage, table), 168, supports_liquid_clustering=False
+    )
+    assert [s.kind for s in steps] == [job.VACUUM], sorted(f.size_bytes for f in zordered)
+    # Z-ordered files hold disjoint, consecutive user_id ranges ...
+    for left, right in itertools.pairwise(zordered):
+        assert left.max_values["user_id"] <= right.min_values["user_id"], (left, right)
+    # ... and inside each file the rows follow the Z-curve, which for one column is user_id order.
+    for f in zordered:
+        user_ids = pq.read_table(f.path, columns=["user_id"]).column("user_id").to_pylist()
+        assert user_ids == sorted(user_ids), f.path
+    # Plain compaction (same data, same target size) does not order anything: ranges overlap.
+    assert any(a.max_values["user_id"] > b.min_values["user_id"] for a, b in itertools.pairwise(compacted))
+
+    # A point lookup by user_id now reads one file (two if the user straddles a boundary).
+    scanned_before = [files_containing(files_before, "user_id", u) for u in probes]
+    scanned_after = [files_containing(zordered, "user_id", u) for u in probes]
+    scanned_compacted = [files_containing(compacted, "user_id", u) for u in probes]
+    # each small append holds random users, so its min/max range spans most of them
+    assert sum(scanned_before) >= 0.7 * len(files_before) * len(probes)
+    assert max(scanned_after) <= 2 and sum(scanned_after) <= len(probes) + 2
+    assert sum(scanned_compacted) >= len(probes) * (len(compacted) - 1)
+    assert storage.read(table, where=f"user_id = '{probes[0]}'").count() == (
+        before.where(f"user_id = '{probes[0]}'").count()
+    )
+
+
+# --- VACUUM retention semantics -----------------------------------------------------------------------
+def _gold_batch(i: int, n: int = 5) -> pa.Table:
+    return arrow_batch(
+        USER_FEATURES_SCHEMA, n, start=i * n, user_id=lambda k: f"u{k:04d}", feature_date=lambda k: DAY1
+    )
+
+
+def test_vacuum_deletes_only_unreferenced_files_older_than_the_retention(spark, storage, local_config):
+    table = create(storage, local_config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    small_appends(table, [_gold_batch(i) for i in range(3)])  # v1-v3: files a, b, c
+    storage.optimize(table)  # v4: a, b, c -> x
+    old_removed = backdate_removes(table, 4, hours=200)  # ... as if v4 ran 200 hours ago
+    v4_rows = rows_of(storage, table)
+    small_appends(table, [_gold_batch(i) for i in range(3, 5)])  # v5, v6: files d, e
+    v6_rows = rows_of(storage, table)
+    storage.optimize(table)  # v7: x, d, e -> y (removed just now)
+    recent_removed = removed_paths(table, 7)
+    partition = Path(table) / "feature_date=2026-01-01"
+    orphan_old, orphan_new = partition / "orphan-old.parquet", partition / "orphan-new.parquet"
+    for orphan in (orphan_old, orphan_new):  # e.g. left behind by failed writers
+        shutil.copy(old_removed[0], orphan)
+    old = time.time() - 200 * 3600
+    os.utime(orphan_old, (old, old))
+    current = [f.path for f in storage.files(table)]
+    assert len(old_removed) == 3 and len(recent_removed) == 3 and len(current) == 1
+
+    result = job.run(local_config, spark, storage, tables=["gold.user_features"])
+
+    assert result.ok, result.summary()
+    out = result.outcome("gold.user_features")
+    assert out.retention_hours == 168 and not out.unsafe_retention
+    assert out.vacuum_files == sorted([*old_removed, str(orphan_old)])
+    assert not any(os.path.exists(p) for p in out.vacuum_files)
+    assert all(os.path.exists(p) for p in [*recent_removed, str(orphan_new), *current])
+    # Time travel inside the retention still works: v4..v6 read files removed only "now".
+    assert rows_of(storage, table, version=4) == v4_rows
+    assert rows_of(storage, table, version=6) == v6_rows
+    assert rows_of(storage, table) == v6_rows
+    # Versions whose files were removed 200 h ago are outside the retention: gone, as intended.
+    with pytest.raises(Exception, match="not found"):
+        storage.read(table, version=3).collect()
+    [row] = report_rows(storage, local_config)
+    assert (row.table_name, row.vacuum_files_deleted, row.files_before, row.files_after) == (
+        "gold.user_features",
+        4,
+        1,
+        1,
+    )
+
+
+def _tombstoned_table(storage, config) -> str:
+    table = create(storage, config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    small_appends(table, [_gold_batch(i) for i in range(4)])
+    storage.optimize(table)  # the four small files are now unreferenced, removed just now
+    return table
+
+
+def test_retention_below_168_hours_is_refused_without_the_override(spark, storage, local_config, capsys):
+    table = _tombstoned_table(storage, local_config)
+    state = folder_state(table)
+
+    with pytest.raises(
+        job.UnsafeRetentionError, match=r"below the 168-hour \(7-day\) safety minimum"
+    ) as info:
+        job.run(local_config, spark, storage, retention_hours=24)
+    message = str(info.value)
+    assert "gold.user_features (24 h < 168 h)" in message and "--allow-unsafe-retention" in message
+    assert "time travel" in message and "Nothing was changed" in message
+    short = TablePolicy(
+        "gold", "user_features", vacuum_retention_hours=100, deleted_file_retention="interval 1 days"
+    )
+    with pytest.raises(job.UnsafeRetentionError, match=r"100 h < 168 h"):
+        job.run(local_config, spark, storage, policies=[short])
+    assert folder_state(table) == state  # nothing touched
+    assert not storage.exists(local_config.table(*REPORT_TABLE))
+
+    # The command line refuses it too, before Spark work starts: configuration error, exit 2.
+    from medallion.cli import main
+
+    argv = ["maintenance", "--root", local_config.root, "--shuffle-partitions", "2"]
+    assert main([*argv, "--retention-hours", "167"]) == 2
+    assert "safety minimum" in capsys.readouterr().err
+    assert main([*argv, "--tables", "silver.nope"]) == 2
+    assert "no maintenance policy for silver.nope" in capsys.readouterr().err
+    assert folder_state(table) == state
+
+
+def test_unsafe_retention_with_the_override_runs_and_is_logged_loudly(spark, storage, local_config, caplog):
+    table = _tombstoned_table(storage, local_config)
+    tombstoned = removed_paths(table, storage.version(table))
+    assert len(tombstoned) == 4 and all(os.path.exists(p) for p in tombstoned)
+
+    with caplog.at_level(logging.WARNING, logger="maintenance.job"):
+        result = job.run(
+            local_config,
+            spark,
+            storage,
+            tables="gold.user_features",
+            retention_hours=0,
+            allow_unsafe_retention=True,
+        )
+
+    assert result.ok, result.summary()
+    out = result.outcome("gold.user_features")
+    assert (out.retention_hours, out.unsafe_retention) == (0, True)
+    assert out.vacuum_files == tombstoned and not any(os.path.exists(p) for p in tombstoned)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "UNSAFE VACUUM RETENTION" in w and "gold.user_features" in w and "RETAIN 0 HOURS" in w
+        for w in warnings
+    )
+    [row] = report_rows(storage, local_config)
+    assert (row.retention_hours, row.unsafe_retention, row.vacuum_files_deleted) == (0, True, 4)
+
+
+# --- dry run ------------------------------------------------------------------------------------------
+def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config):
+    table = silver_table(storage, local_config, batches=10)
+    storage.optimize(table)
+    expired = backdate_removes(table, storage.version(table), hours=200)  # 20 files past retention
+    small_appends(table, silver_batches(6, 20, seed=2))  # 6 new small files per partition
+    ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
+    state = {t: folder_state(t) for t in (table, ops)}
+    versions = {t: storage.version(t) for t in (table, ops)}
+
+    result = job.run(local_config, spark, storage, tables=["silver.events", "ops.silver_runs"], dry_run=True)
+
+    assert result.ok and result.dry_run and result.report_table is None
+    out = result.outcome("silver.events")
+    assert out.outcome == job.DRY_RUN
+    assert [(dict(c.partition), c.files, c.small_files) for c in out.candidates] == [
+        ({"event_date": DAY1}, 7, 7),
+        ({"event_date": DAY2}, 7, 7),
+    ]
+    assert out.vacuum_files == expired and len(expired) == 20
+    assert out.properties_set == {
+        "delta.logRetentionDuration": "interval 30 days",
+        "delta.deletedFileRetentionDuration": "interval 7 days",
+    }
+    assert out.statements == [
+        "ALTER TABLE `silver`.`events` SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 30 days', "
+        "'delta.deletedFileRetentionDuration' = 'interval 7 days')",
+        "OPTIMIZE `silver`.`events` WHERE `event_date` IN (DATE '2026-01-01', DATE '2026-01-02') "
+        "ZORDER BY (`user_id`)",
+        "VACUUM `silver`.`events` RETAIN 168 HOURS DRY RUN",
+    ]
+    assert (out.files_before, out.files_after, out.files_compacted) == (14, 14, 0)
+    assert result.outcome("ops.silver_runs").outcome == job.DRY_RUN
+    summary = result.summary()
+    assert (
+        "DRY RUN" in summary
+        and "would OPTIMIZE ZORDER BY (user_id) 2 partition(s) with 14 small files" in summary
+    )
+    assert all(path in summary for path in expired)
+
+    assert {t: folder_state(t) for t in (table, ops)} == state  # not a byte, not a log entry
+    assert {t: storage.version(t) for t in (table, ops)} == versions
+    assert all(os.path.exists(p) for p in expired)
+    assert not storage.exists(local_config.table(*REPORT_TABLE))
+
+
+# --- failures -----------------------------------------------------------------------------------------
+def test_a_failing_table_does_not_stop_the_others(spark, storage, local_config, capsys):
+    silver = silver_table(storage, local_config, batches=3)
+    os.remove(storage.files(silver)[0].path)  # corrupt: a data file the log references is lost
+    gold = create(storage, local_config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    small_appends(gold, [_gold_batch(i) for i in range(3)])
+    gold_version = storage.version(gold)
+    ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
+    small_appends(ops, [arrow_batch(RUNS_SCHEMA, 1, start=i, quarantine_reasons=["{}"]) for i in range(5)])
+    ops_rows = rows_of(storage, ops)
+    policies = [
+        POLICY["silver.events"],
+        TablePolicy("gold", "user_features", zorder_by=("no_such_column",)),  # policy/table mismatch
+        POLICY["gold.video_features"],  # does not exist
+        POLICY["ops.silver_runs"],
+    ]
+
+    result = job.run(local_config, spark, storage, policies=policies)
+
+    assert not result.ok
+    outcomes = {t.key: t.outcome for t in result.tables}
+    assert outcomes == {
+        "silver.events": "failed",
+        "gold.user_features": "failed",
+        "gold.video_features": "skipped: missing",
+        "ops.silver_runs": "succeeded",
+    }
+    assert "no_such_column" in result.outcome("gold.user_features").error
+    assert "StorageError" in result.outcome("silver.events").error
+    assert storage.version(gold) == gold_version  # refused before any change
+    ops_out = result.outcome("ops.silver_runs")  # unpartitioned: OPTIMIZE without WHERE
+    assert ops_out.statements[1] == "OPTIMIZE `ops`.`silver_runs`"
+    assert (ops_out.files_before, ops_out.files_after) == (5, 1)
+    assert rows_of(storage, ops) == ops_rows
+    rows = {r.table_name: r for r in report_rows(storage, local_config)}
+    assert {k: r.outcome for k, r in rows.items()} == outcomes
+    assert "no_such_column" in rows["gold.user_features"].error
+    assert rows["gold.video_features"].files_before is None
+    assert "silver.events" in result.failure_message() and "gold.user_features" in result.failure_message()
+
+    # The command exits 1 at the end, after maintaining what it could.
+    from medallion.cli import main
+
+    argv = ["maintenance", "--root", local_config.root, "--shuffle-partitions", "2"]
+    assert main([*argv, "--tables", "silver.events,ops.silver_runs"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED: maintenance failed for 1 item(s): silver.events" in captured.err
+    assert "ops.silver_runs: succeeded" in captured.out
+
+
+def test_liquid_clustering_policy_compacts_without_zorder_on_delta_rs(spark, storage, local_config):
+    ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
+    small_appends(ops, [arrow_batch(RUNS_SCHEMA, 1, start=i, quarantine_reasons=["{}"]) for i in range(4)])
+    policy = TablePolicy("ops", "silver_runs", liquid_clustering=True, cluster_by=("run_id",))
+
+    result = job.run(local_config, spark, storage, policies=[policy])
+
+    assert result.ok, result.summary()
+    out = result.outcome("ops.silver_runs")
+    # delta-rs has no liquid clustering: no CLUSTER BY step, and OPTIMIZE never gets a ZORDER BY.
+    assert out.statements[1:] == [
+        "OPTIMIZE `ops`.`silver_runs`",
+        "VACUUM `ops`.`silver_runs` RETAIN 168 HOURS",
+    ]
+    assert (out.files_before, out.files_after, out.zorder_by) == (4, 1, ())
+    with pytest.raises(StorageError, match="not supported by the delta-rs engine"):
+        storage.cluster_by(ops, ["run_id"])
+
+
+# --- SQL of the spark-delta engine (pure) ---------------------------------------------------------------
+DATABRICKS = Config(environment="databricks", catalog="main", schema_prefix="dev_jane_")
+PROPERTIES_SQL = (
+    "SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 30 days', "
+    "'delta.deletedFileRetentionDuration' = 'interval 7 days')"
+)
+
+
+def _files(partition_column: str | None) -> tuple[FileInfo, ...]:
+    """Day 1: three small files (compacted); day 2: one small file; day 3: one small + one big."""
+    big = 64 * 1024 * 1024
+
+    def info(i, day, size):
+        parts = {partition_column: day} if partition_column else {}
+        return FileInfo(path=f"f{i}", size_bytes=size, num_records=10, partition_values=parts)
+
+    d = [DAY1, DAY2, dt.date(2026, 1, 3)]
+    return (
+        info(1, d[0], 10),
+        info(2, d[0], 20),
+        info(3, d[0], 30),
+        info(4, d[1], 10),
+        info(5, d[2], 10),
+        info(6, d[2], big),
+    )
+
+
+EXPECTED_SQL = {
+    # table: (partition column, OPTIMIZE suffix)
+    "bronze.events": ("ingestion_date", ""),
+    "silver.events": ("event_date", " ZORDER BY (`user_id`)"),
+    "silver.events_quarantine": ("ingestion_date", ""),
+    "gold.user_features": ("feature_date", " ZORDER BY (`user_id`)"),
+    "gold.video_features": ("feature_date", " ZORDER BY (`video_id`)"),
+    "ops.silver_runs": (None, ""),
+    "ops.quality_results": (None, ""),
+    "ops.maintenance_runs": (None, ""),
+}
+
+
+def test_every_table_has_a_policy_and_an_expected_statement_list():
+    assert set(POLICY) == set(EXPECTED_SQL)
+
+
+@pytest.mark.parametrize("key", list(EXPECTED_SQL))
+def test_spark_delta_statements_per_policy(key):
+    policy = POLICY[key]
+    column, zorder = EXPECTED_SQL[key]
+    name = DATABRICKS.table(policy.layer, policy.name)
+    q = sql.quote_table_name(name)
+    state = job.TableState(columns=(column or "x", *policy.zorder_by), files=_files(column), properties={})
+    steps = job.plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
+    where = f" WHERE `{column}` IN (DATE '2026-01-01')" if column else ""
+    assert [s.sql() for s in steps] == [
+        f"ALTER TABLE {q} {PROPERTIES_SQL}",
+        f"OPTIMIZE {q}{where}{zorder}",
+        f"VACUUM {q} RETAIN 168 HOURS",
+    ]
+    assert q.startswith("`main`.`dev_jane_")
+    # properties in place and nothing small to compact: VACUUM only; unsafe override and dry run
+    settled = job.TableState(columns=state.columns, files=_files(column)[3:4], properties=policy.properties)
+    steps = job.plan_steps(policy, name, settled, 0, supports_liquid_clustering=True)
+    assert [s.sql() for s in steps] == [f"VACUUM {q} RETAIN 0 HOURS"]
+    assert steps[0].sql(dry_run=True) == f"VACUUM {q} RETAIN 0 HOURS DRY RUN"
+
+
+def test_liquid_clustering_statements_have_no_zorder():
+    policy = TablePolicy("ops", "events_log", liquid_clustering=True, cluster_by=("run_id", "layer"))
+    name = DATABRICKS.table("ops", "events_log")
+    state = job.TableState(columns=("run_id", "layer"), files=_files(None), properties=policy.properties)
+    on_databricks = job.plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
+    assert [s.sql() for s in on_databricks] == [
+        "ALTER TABLE `main`.`dev_jane_ops`.`events_log` CLUSTER BY (`run_id`, `layer`)",
+        "OPTIMIZE `main`.`dev_jane_ops`.`events_log`",
+        "VACUUM `main`.`dev_jane_ops`.`events_log` RETAIN 168 HOURS",
+    ]
+    already_clustered = TablePolicy("ops", "events_log", liquid_clustering=True)  # created with CLUSTER BY
+    steps = job.plan_steps(already_clustered, name, state, 168, supports_liquid_clustering=True)
+    assert steps[0].sql() == "OPTIMIZE `main`.`dev_jane_ops`.`events_log`"
+    without = job.plan_steps(policy, name, state, 168, supports_liquid_clustering=False)
+    assert [s.kind for s in without] == [job.OPTIMIZE, job.VACUUM] and without[0].columns == ()
+    assert SparkDeltaStorage.supports_liquid_clustering
+
+
+def test_build_cluster_by_sql():
+    assert sql.build_cluster_by_sql("c.s.t", ["a"]) == "ALTER TABLE `c`.`s`.`t` CLUSTER BY (`a`)"
+    for bad in ([], ["a", "a"], ["a b"], ["a`) --"]):
+        with pytest.raises(StorageError):
+            sql.build_cluster_by_sql("c.s.t", bad)
+
+
+def test_plan_refuses_policy_columns_the_table_lacks():
+    state = job.TableState(columns=("event_id",), files=(), properties={})
+    with pytest.raises(job.JobFailedError, match=r"\['user_id'\]"):
+        job.plan_steps(POLICY["silver.events"], "t", state, 168, supports_liquid_clustering=False)
+
+
+# --- planning helpers (pure) ----------------------------------------------------------------------------
+def test_compaction_candidates_are_partitions_with_two_or_more_small_files():
+    candidates = job.compaction_candidates(_files("d"), small_file_bytes=1024)
+    assert [(dict(c.partition), c.files, c.small_files, c.small_bytes) for c in candidates] == [
+        ({"d": DAY1}, 3, 3, 60)
+    ]
+    assert job.compaction_candidates(_files(None), small_file_bytes=1024)[0].label() == "(whole table)"
+    # with a huge threshold day 3's big file counts as small too
+    assert len(job.compaction_candidates(_files("d"), small_file_bytes=10**9)) == 2
+    assert job.compaction_candidates([], 1024) == []
+
+
+def test_small_file_threshold_follows_the_table_target_size():
+    policy = POLICY["silver.events"]
+    assert job.small_file_threshold(policy, {}) == policy.small_file_bytes == 16 * 2**20
+    assert job.small_file_threshold(policy, {"delta.targetFileSize": "64mb"}) == 16 * 2**20
+    assert job.small_file_threshold(policy, {"delta.targetFileSize": "8388608"}) == 2 * 2**20
+    assert job.small_file_threshold(policy, {"delta.targetFileSize": "lots"}) == policy.small_file_bytes
+    assert [job.parse_size(x) for x in ("1048576", "100mb", "1 GiB", "64k", "1.5mb")] == [
+        2**20,
+        100 * 2**20,
+        2**30,
+        64 * 2**10,
+        None,
+    ]
+
+
+def test_partition_predicate():
+    assert job.partition_predicate([{}]) is None and job.partition_predicate([]) is None
+    assert job.partition_predicate([{"d": DAY1}, {"d": None}]) == "`d` IN (DATE '2026-01-01') OR `d` IS NULL"
+    assert job.partition_predicate([{"a": "x'y", "b": 1}, {"a": None, "b": True}]) == (
+        "(`a` = 'x\\'y' AND `b` = 1) OR (`a` IS NULL AND `b` = TRUE)"
+    )
+    ts = dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
+    assert job.sql_literal(ts) == "TIMESTAMP '2026-01-01 12:30:00'"
+    predicate = job.partition_predicate([{"d": DAY1}, {"d": DAY2}])
+    assert sql.check_predicate(predicate) == predicate
+
+
+# --- policy and retention checks (pure) -----------------------------------------------------------------
+def test_default_policy():
+    assert POLICY["silver.events"].zorder_by == ("user_id",)
+    assert POLICY["gold.user_features"].zorder_by == (USER_FEATURES.entity_key,) == ("user_id",)
+    assert POLICY["gold.video_features"].zorder_by == (VIDEO_FEATURES.entity_key,) == ("video_id",)
+    assert POLICY[".".join(BRONZE_TABLE)].zorder_by == ()
+    for key in ("ops.silver_runs", "ops.quality_results", "ops.maintenance_runs", "silver.events_quarantine"):
+        assert POLICY[key].compact and POLICY[key].zorder_by == () and not POLICY[key].liquid_clustering
+    for policy in POLICIES:
+        assert policy.vacuum and policy.vacuum_retention_hours == MIN_SAFE_RETENTION_HOURS == 168
+        assert policy.properties == {
+            "delta.logRetentionDuration": "interval 30 days",
+            "delta.deletedFileRetentionDuration": "interval 7 days",
+        }
+        assert policy.reason
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"zorder_by": ("a",), "liquid_clustering": True}, "without ZORDER BY"),
+        ({"cluster_by": ("a",)}, "needs liquid_clustering"),
+        ({"zorder_by": ("a",), "compact": False}, "needs compact"),
+        ({"zorder_by": ("a", "a")}, "repeated"),
+        ({"zorder_by": ("a;b",)}, "not a valid identifier"),
+        ({"vacuum_retention_hours": 100}, "below deleted_file_retention"),
+        ({"log_retention": "interval 1 days"}, "shorter than deleted_file_retention"),
+        ({"deleted_file_retention": "7 days"}, "is not a Delta interval"),
+        ({"vacuum_retention_hours": -1}, ">= 0"),
+    ],
+)
+def test_policy_validation(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        TablePolicy("silver", "events", **kwargs)
+
+
+def test_interval_hours():
+    assert interval_hours("interval 7 days") == 168
+    assert interval_hours("INTERVAL 1 week") == 168
+    assert interval_hours("interval 36 hours") == 36
+
+
+def test_check_retention():
+    policies = select(None)
+    assert job.check_retention(policies) == []
+    assert job.check_retention(policies, 168) == []
+    with pytest.raises(job.UnsafeRetentionError, match="167 h < 168 h"):
+        job.check_retention(policies, 167)
+    unsafe = job.check_retention(policies, 0, allow_unsafe=True)
+    assert [(p.key, hours) for p, hours in unsafe] == [(p.key, 0) for p in POLICIES]
+    no_vacuum = TablePolicy(
+        "ops", "x", vacuum=False, vacuum_retention_hours=0, deleted_file_retention="interval 0 hours"
+    )
+    assert job.check_retention([no_vacuum]) == []
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError):
+            job.check_retention(policies, bad)
+
+
+def test_select_and_parse_tables():
+    assert parse_tables(None) is None and parse_tables(" , ") is None
+    assert parse_tables(" silver.events,gold.user_features ") == ["silver.events", "gold.user_features"]
+    assert parse_tables(["a.b,c.d", "e.f"]) == ["a.b", "c.d", "e.f"]
+    assert [p.key for p in select(["gold.user_features", "silver.events", "silver.events"])] == [
+        "silver.events",
+        "gold.user_features",
+    ]
+    assert [p.key for p in select(None)] == list(POLICY)
+    with pytest.raises(ConfigError, match="no maintenance policy for gold.nope; known tables: bronze.events"):
+        select(["gold.nope"])
+    with pytest.raises(ConfigError, match="two maintenance policies"):
+        select(None, [POLICY["silver.events"], POLICY["silver.events"]])
