@@ -1,0 +1,130 @@
+"""Shared helpers of the benchmark scripts: scratch folders, the local Spark session, a local
+config, timers and the machine description printed with every figure.
+
+Importing this module also fixes ``sys.path`` for the scripts: run as ``python
+benchmarks/bronze.py``, this folder comes first on ``sys.path`` and ``benchmarks/bronze.py`` /
+``benchmarks/silver.py`` would shadow the ``bronze`` / ``silver`` packages. The folder is moved to
+the end (``import common`` keeps working, the packages win). Import it before any medallion
+package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from medallion.config import Config
+    from medallion.storage import DeltaStorage
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--root, --keep, --engine, --shuffle-partitions, --driver-memory."""
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="scratch folder for landing files and warehouses (default: a new temp dir, removed at the end)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder at the end")
+    parser.add_argument("--engine", default="delta-rs", choices=["delta-rs", "spark-delta"])
+    parser.add_argument("--shuffle-partitions", type=int, default=4)
+    parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory of the local session")
+
+
+@contextlib.contextmanager
+def scratch_root(root: str | None, prefix: str, keep: bool = False) -> Iterator[Path]:
+    """A fresh folder: ``<root>/<prefix>-XXXX`` when ``root`` is given (kept), else a temp dir
+    (removed at the end unless ``keep``)."""
+    if root:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=root))
+        keep = True
+    else:
+        path = Path(tempfile.mkdtemp(prefix=f"medallion-{prefix}-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"scratch folder kept: {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def local_spark(app_name: str, shuffle_partitions: int = 4, driver_memory: str = "4g") -> SparkSession:
+    """The same local session the CLI uses (:func:`medallion.spark.local_session_builder`)."""
+    from medallion.spark import local_session_builder
+
+    spark = (
+        local_session_builder(app_name=app_name, shuffle_partitions=shuffle_partitions)
+        .config("spark.driver.memory", driver_memory)
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def local_runtime(
+    spark: SparkSession, root: Path, events_dir: Path, args: argparse.Namespace, **overrides: Any
+) -> tuple[Config, DeltaStorage]:
+    """A local Config rooted at ``root`` reading ``events_dir``, and its storage adapter."""
+    from medallion.config import Config
+    from medallion.storage import get_storage
+
+    config = Config(
+        environment="local",
+        root=str(root),
+        events_dir=str(events_dir),
+        engine=args.engine,
+        shuffle_partitions=args.shuffle_partitions,
+        **overrides,
+    )
+    return config, get_storage(spark, config)
+
+
+@dataclass
+class Timer:
+    seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[Timer]:
+    """``with timed() as t: ...`` then ``t.seconds`` (wall clock, monotonic)."""
+    timer = Timer()
+    started = time.perf_counter()
+    try:
+        yield timer
+    finally:
+        timer.seconds = time.perf_counter() - started
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def machine(spark: SparkSession | None = None) -> str:
+    """One line describing where the figures were measured (load average included: the
+    development machine is shared)."""
+    parts = [f"{platform.system()} {platform.machine()}", f"{os.cpu_count()} CPUs"]
+    with contextlib.suppress(OSError, AttributeError):
+        load = os.getloadavg()
+        parts.append(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+    parts.append(f"Python {platform.python_version()}")
+    if spark is not None:
+        parts.append(f"Spark {spark.version} {spark.sparkContext.master}")
+    return ", ".join(parts)
