@@ -215,6 +215,22 @@ def _pending_range(storage: DeltaStorage, config: Config) -> tuple[int, int, boo
     return last + 1, current, False
 
 
+def read_bronze(storage: DeltaStorage, bronze: str, start: int, end: int) -> DataFrame:
+    """Bronze rows of versions start..end with ``bronze_version``.
+
+    From the change data feed, except on a first run (start 0: a new silver, or a replay into an
+    emptied one): then the bronze snapshot at ``end`` is read instead, because after OPTIMIZE and
+    VACUUM the files of bronze's early versions no longer exist while the snapshot is complete.
+    Those rows get ``bronze_version = end`` (the version they were read at).
+    """
+    if start == 0:
+        return storage.read(bronze, version=end).withColumn("bronze_version", F.lit(end).cast(LongType()))
+    changes = storage.read_changes(bronze, start, end)
+    return changes.where(F.col("_change_type") == "insert").withColumn(
+        "bronze_version", F.col("_commit_version").cast(LongType())
+    )
+
+
 def run(
     config: Config,
     spark: SparkSession,
@@ -240,10 +256,7 @@ def run(
     result.bronze_start_version, result.bronze_end_version = start, end
     run_time = clock()
 
-    changes = storage.read_changes(bronze, start, end)
-    bronze_rows = changes.where(F.col("_change_type") == "insert").withColumn(
-        "bronze_version", F.col("_commit_version").cast(LongType())
-    )
+    bronze_rows = read_bronze(storage, bronze, start, end)
     validated = validate(bronze_rows, contract).persist()
     try:
         _process(config, storage, contract, validated, run_time, result, gate, Txn(APP_ID, end))

@@ -38,7 +38,7 @@ LINEAGE_FIELDS = (
     StructField("enqueued_time", TimestampType(), nullable=True),
     StructField("ingestion_time", TimestampType(), nullable=False),
     StructField("ingestion_batch_id", LongType(), nullable=False),
-    StructField("bronze_version", LongType(), nullable=False),  # bronze commit that brought the row
+    StructField("bronze_version", LongType(), nullable=False),  # bronze commit that brought the row (first run: the version read)
     StructField("processed_time", TimestampType(), nullable=False),  # silver run that inserted it
 )
 
