@@ -1,22 +1,33 @@
 """Checks of the Databricks Asset Bundle: databricks.yml and every file it includes (resources/*.yml).
 
-Two kinds of checks:
+Three kinds of checks:
 
-- schema: every bundle file validates against the Databricks CLI's bundle JSON schema. The schema is
-  read from BUNDLE_SCHEMA, else from `databricks bundle schema`; without either these tests skip.
-- cross-references the schema cannot see (job_cluster_key, depends_on, wheel entry points, ${var.*},
-  include globs, targets, wheel parameters vs medallion.config.Config). They need no schema and run
-  everywhere.
+- schema: every bundle file, and the merged document of every target (databricks.yml + includes +
+  that target's overrides, variables resolved to their default or target values), validates against
+  the Databricks CLI's bundle JSON schema. The schema is read from BUNDLE_SCHEMA, else from
+  `databricks bundle schema`; without either these tests skip.
+- models: every job, schema and volume of every target loads through the `databricks-bundles`
+  Python models (`Job.from_dict`, ...), which reject unknown keys and bad enum values.
+- cross-references the schema cannot see (job_cluster_key, depends_on, job parameters, wheel entry
+  points and their arguments, ${var.*} and ${resources.*}, include globs, targets, the spot cluster
+  policy, and that every table a job writes lands in a schema the bundle deploys, with development
+  mode's schema renaming applied). They need no schema and run everywhere.
 
-Everything is data-driven: the jobs and tasks are discovered from the bundle, so a new
-resources/<layer>.yml is checked without touching this file.
+Everything is data-driven: jobs, tasks, clusters, schemas and targets are discovered from the bundle,
+so a new resources/<name>.yml (or a job that only a target defines) is checked without touching
+this file. Jobs are checked as each target deploys them.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import copy
+import importlib
+import io
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -28,7 +39,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from bundle_schema import SchemaUnavailable, load_schema, make_validator, validation_errors
+from medallion.cli import build_parser
 from medallion.config import Config, ConfigError
+from medallion.policies import POLICY_NAME, evaluate_cluster, load_policy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,15 +51,21 @@ else:  # pragma: no cover - Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_FILE = ROOT / "databricks.yml"
 PYPROJECT = ROOT / "pyproject.toml"
+POLICY_FILE = ROOT / "policies" / f"{POLICY_NAME}.json"
 
 #: ${...} references; the CLI resolves these prefixes (anything else is a typo).
 REFERENCE = re.compile(r"\$\{([^{}]*)\}")
 REFERENCE_PREFIXES = ("bundle", "workspace", "var", "resources", "artifacts")
-#: Values the CLI fills in at deploy time, for resolving job parameters in the tests.
+#: {{...}} dynamic value references the Jobs service fills in at run time.
+DYNAMIC_REFERENCE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+#: Values the CLI fills in at deploy time, for resolving the bundle in the tests.
+SAMPLE_USER = "jane.doe@example.com"
 SAMPLE_BUILTINS = {
     "workspace.current_user.short_name": "jane_doe",
-    "workspace.current_user.userName": "jane.doe@example.com",
+    "workspace.current_user.userName": SAMPLE_USER,
 }
+#: Values the Jobs service fills in at run time.
+SAMPLE_RUN_VALUES = {"job.run_id": "4711", "job.id": "42"}
 #: Data security modes that give Unity Catalog access.
 UC_SECURITY_MODES = {
     "SINGLE_USER",
@@ -60,6 +79,21 @@ COMPUTE_FIELDS = ("job_cluster_key", "new_cluster", "existing_cluster_id", "envi
 #: Library URIs that are not local paths relative to the YAML file.
 REMOTE_PREFIXES = ("/Workspace/", "/Volumes/", "dbfs:", "abfss:", "s3:", "gs:", "${")
 _LIB_DIR = "__bundle_file_dir__"  # where a library entry was written, for resolving relative paths
+#: Lists the CLI merges item by item when a target overrides a job (MergeJobTasks, MergeJobClusters,
+#: MergeJobParameters); every other list is appended to.
+KEYED_JOB_LISTS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "parameters": "name"}
+#: Keys of a target that the CLI merges into the root of the configuration.
+TARGET_ROOT_KEYS = ("bundle", "workspace", "artifacts", "presets", "run_as", "permissions", "sync")
+#: The layers a job's Config addresses (<catalog>.<schema_prefix><layer>.<table>).
+LAYERS = ("bronze", "silver", "gold", "ops")
+BACKLOG_METRICS = {
+    "STREAMING_BACKLOG_SECONDS",
+    "STREAMING_BACKLOG_RECORDS",
+    "STREAMING_BACKLOG_BYTES",
+    "STREAMING_BACKLOG_FILES",
+}
+#: Entry points whose clusters do MERGE / joins / window aggregations, where Photon pays.
+PHOTON_ENTRY_POINTS = {"medallion-silver", "medallion-gold"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,9 +113,10 @@ class BundleFile:
 
 @dataclass(frozen=True)
 class Job:
-    id: str  # "<key>" for a job as written, "<target>:<key>" for a job merged with a target override
+    id: str  # "<target>:<key>"
     key: str
-    spec: dict[str, Any]
+    target: str
+    spec: dict[str, Any]  # as the target deploys it: merged, variables and resource references resolved
 
 
 @dataclass(frozen=True)
@@ -120,17 +155,8 @@ def load_bundle() -> list[BundleFile]:
     return files
 
 
-def _tag_libraries(job: dict[str, Any], where: Path) -> dict[str, Any]:
-    job = copy.deepcopy(job)
-    for task in job.get("tasks") or []:
-        for library in task.get("libraries") or []:
-            if isinstance(library, dict):
-                library[_LIB_DIR] = str(where.parent)
-    return job
-
-
 def _merge(base: Any, override: Any) -> Any:
-    """The CLI's target override merge: mappings recursively, sequences appended, scalars replaced."""
+    """The CLI's configuration merge: mappings recursively, sequences appended, scalars replaced."""
     if isinstance(base, dict) and isinstance(override, dict):
         out = dict(base)
         for key, value in override.items():
@@ -154,11 +180,36 @@ def _merge_by_key(items: list[Any], key: str) -> list[Any]:
     return [*merged.values(), *loose]
 
 
-def _merge_job(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    job = _merge(base, override)
-    job["tasks"] = _merge_by_key(job.get("tasks") or [], "task_key")
-    job["job_clusters"] = _merge_by_key(job.get("job_clusters") or [], "job_cluster_key")
-    return job
+def _tag_libraries(doc: dict[str, Any], where: Path) -> dict[str, Any]:
+    """A copy of a bundle file whose job libraries remember the folder they were written in."""
+    doc = copy.deepcopy(doc)
+    job_maps = [(doc.get("resources") or {}).get("jobs") or {}]
+    job_maps += [
+        ((t or {}).get("resources") or {}).get("jobs") or {} for t in (doc.get("targets") or {}).values()
+    ]
+    for jobs in job_maps:
+        for job in jobs.values():
+            for task in (job or {}).get("tasks") or []:
+                for library in task.get("libraries") or []:
+                    if isinstance(library, dict):
+                        library[_LIB_DIR] = str(where.parent)
+    return doc
+
+
+def all_targets(files: list[BundleFile]) -> dict[str, list[tuple[BundleFile, dict[str, Any]]]]:
+    targets: dict[str, list[tuple[BundleFile, dict[str, Any]]]] = {}
+    for bundle_file in files:
+        for name, spec in (bundle_file.doc.get("targets") or {}).items():
+            targets.setdefault(name, []).append((bundle_file, spec or {}))
+    return targets
+
+
+def target_spec(files: list[BundleFile], target: str) -> dict[str, Any]:
+    """A target as the CLI sees it: its blocks from every file (databricks.yml and includes) merged."""
+    spec: dict[str, Any] = {}
+    for _, part in all_targets(files).get(target, []):
+        spec = _merge(spec, part)
+    return spec
 
 
 def base_jobs(files: list[BundleFile]) -> dict[str, list[tuple[BundleFile, dict[str, Any]]]]:
@@ -170,23 +221,154 @@ def base_jobs(files: list[BundleFile]) -> dict[str, list[tuple[BundleFile, dict[
     return jobs
 
 
-def all_targets(files: list[BundleFile]) -> dict[str, list[tuple[BundleFile, dict[str, Any]]]]:
-    targets: dict[str, list[tuple[BundleFile, dict[str, Any]]]] = {}
-    for bundle_file in files:
-        for name, spec in (bundle_file.doc.get("targets") or {}).items():
-            targets.setdefault(name, []).append((bundle_file, spec or {}))
-    return targets
+def declared_variables(files: list[BundleFile]) -> dict[str, dict[str, Any]]:
+    return {name: spec or {} for name, spec in (files[0].doc.get("variables") or {}).items()}
 
 
-def all_jobs(files: list[BundleFile]) -> list[Job]:
-    """Each job as written, plus each job as a target that overrides it deploys it."""
-    written = {key: _tag_libraries(defs[0][1], defs[0][0].path) for key, defs in base_jobs(files).items()}
-    jobs = [Job(key, key, spec) for key, spec in written.items()]
-    for target, defs in all_targets(files).items():
-        for bundle_file, spec in defs:
-            for key, override in ((spec.get("resources") or {}).get("jobs") or {}).items():
-                merged = _merge_job(written.get(key, {}), _tag_libraries(override or {}, bundle_file.path))
-                jobs.append(Job(f"{target}:{key}", key, merged))
+def target_variable_values(files: list[BundleFile], target: str) -> dict[str, Any]:
+    """Variable values in a target: defaults, then the target's overrides (None = no value)."""
+    values: dict[str, Any] = {}
+    for name, spec in declared_variables(files).items():
+        values[name] = "<lookup>" if "lookup" in spec else spec.get("default")
+    for name, override in (target_spec(files, target).get("variables") or {}).items():
+        is_complex = declared_variables(files).get(name, {}).get("type") == "complex"
+        if isinstance(override, dict) and not is_complex:
+            values[name] = "<lookup>" if "lookup" in override else override.get("default")
+        else:
+            values[name] = override
+    return values
+
+
+def _substitute(node: Any, lookup: Any) -> Any:
+    """``node`` with every ${...} that ``lookup(name)`` knows replaced; a string that is exactly one
+    reference takes the value itself (complex variables), otherwise its text."""
+    if isinstance(node, dict):
+        return {key: _substitute(value, lookup) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_substitute(value, lookup) for value in node]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+    whole = REFERENCE.fullmatch(node)
+    if whole:
+        found, value = lookup(whole.group(1))
+        return copy.deepcopy(value) if found else node
+
+    def one(match: re.Match[str]) -> str:
+        found, value = lookup(match.group(1))
+        return str(value) if found and not isinstance(value, dict | list) else match.group(0)
+
+    return REFERENCE.sub(one, node)
+
+
+def resolved_variables(files: list[BundleFile], target: str) -> dict[str, Any]:
+    """Variable values in a target with references between them (and to builtins) resolved.
+    Lookups and variables without a value are left out: they stay ${var.*} references."""
+    bundle_name = files[0].doc["bundle"]["name"]
+    builtins = {**SAMPLE_BUILTINS, "bundle.name": bundle_name, "bundle.target": target}
+    values = {k: v for k, v in target_variable_values(files, target).items() if v not in (None, "<lookup>")}
+
+    def lookup(name: str) -> tuple[bool, Any]:
+        if name.startswith("var.") and name[4:] in values:
+            return True, values[name[4:]]
+        return (name in builtins), builtins.get(name)
+
+    for _ in range(10):  # variables may reference variables
+        resolved = {name: _substitute(value, lookup) for name, value in values.items()}
+        if resolved == values:
+            return values
+        values = resolved
+    raise AssertionError(f"variable reference cycle in target {target}")
+
+
+def merged_document(files: list[BundleFile], target: str, *, tag_libraries: bool = False) -> dict[str, Any]:
+    """The configuration the CLI deploys for ``target``: databricks.yml and every included file merged,
+    the target's blocks (from every file) merged in - jobs' tasks, clusters and parameters by key -,
+    and every ${var.*}/${bundle.*}/${workspace.*} resolved to the target's values. Lookups, variables
+    supplied only at deploy time and ${resources.*} stay references. Development mode's renaming is
+    not applied here (see :func:`deployed_document`)."""
+    docs = [_tag_libraries(f.doc, f.path) if tag_libraries else f.doc for f in files]
+    root: dict[str, Any] = {}
+    for doc in docs:
+        root = _merge(root, {k: v for k, v in doc.items() if k not in ("targets", "include")})
+    root["include"] = include_globs(files[0].doc)
+    spec: dict[str, Any] = {}
+    for doc in docs:
+        spec = _merge(spec, (doc.get("targets") or {}).get(target) or {})
+    root["resources"] = _merge(root.get("resources") or {}, spec.get("resources") or {})
+    for job in (root["resources"].get("jobs") or {}).values():
+        for field, key in KEYED_JOB_LISTS.items():
+            if field in job:
+                job[field] = _merge_by_key(job[field], key)
+    for key in TARGET_ROOT_KEYS:
+        if key in spec:
+            root[key] = _merge(root.get(key), spec[key])
+    values = resolved_variables(files, target)
+    variables = copy.deepcopy(root.get("variables") or {})
+    for name, override in (spec.get("variables") or {}).items():
+        if isinstance(override, dict) and "lookup" in override:
+            variables[name] = {**variables.get(name, {}), "lookup": override["lookup"]}
+            variables[name].pop("default", None)
+    for name, definition in variables.items():
+        if name in values and "lookup" not in definition:
+            definition["default"] = values[name]
+    root["variables"] = variables
+    bundle_name = root["bundle"]["name"]
+    builtins = {**SAMPLE_BUILTINS, "bundle.name": bundle_name, "bundle.target": target}
+
+    def lookup(name: str) -> tuple[bool, Any]:
+        if name.startswith("var.") and name[4:] in values and "lookup" not in variables.get(name[4:], {}):
+            return True, values[name[4:]]
+        return (name in builtins), builtins.get(name)
+
+    resolved = {k: v for k, v in root.items() if k != "variables"}
+    return {**_substitute(resolved, lookup), "variables": variables}
+
+
+def normalize_prefix(prefix: str) -> str:
+    """The CLI's normalizePrefix (bundle/config/mutator/resourcemutator/apply_presets.go): the name
+    prefix "[dev jane_doe] " becomes "dev_jane_doe_" for Unity Catalog names."""
+    text = prefix.replace("[", "").strip(" ")
+    suffix = "_" if text.endswith("]") else ""
+    lowered = "".join(c if unicodedata.category(c)[0] in "LN" else "_" for c in text.lower())
+    return re.sub(r"_+", "_", lowered).strip("_") + suffix
+
+
+def deployed_document(files: list[BundleFile], target: str, *, tag_libraries: bool = False) -> dict[str, Any]:
+    """:func:`merged_document` as deployed: development mode's presets applied (ApplyTargetMode +
+    ApplyPresets: "[dev <short_name>] " job names, dev_<short_name>_ schema names, paused triggers;
+    volume names are not prefixed), then ${resources.<type>.<key>.<field>} resolved from it."""
+    doc = merged_document(files, target, tag_libraries=tag_libraries)
+    resources = doc.get("resources") or {}
+    if target_spec(files, target).get("mode") == "development":
+        prefix = f"[dev {SAMPLE_BUILTINS['workspace.current_user.short_name']}] "
+        for job in (resources.get("jobs") or {}).values():
+            job["name"] = prefix + str(job.get("name", ""))
+            for trigger in ("schedule", "continuous", "trigger"):
+                if isinstance(job.get(trigger), dict):
+                    job[trigger].setdefault("pause_status", "PAUSED")
+        for schema in (resources.get("schemas") or {}).values():
+            schema["name"] = normalize_prefix(prefix) + str(schema["name"])
+
+    def lookup(name: str) -> tuple[bool, Any]:
+        parts = name.split(".")
+        if parts[0] == "resources" and len(parts) == 4:
+            value = ((resources.get(parts[1]) or {}).get(parts[2]) or {}).get(parts[3])
+            if isinstance(value, str) and "${" not in value:
+                return True, value
+        return False, None
+
+    for _ in range(5):  # a volume's schema_name refers to a schema, a job's path to both
+        doc = _substitute(doc, lookup)
+        resources = doc.get("resources") or {}
+    return doc
+
+
+def deployed_jobs(files: list[BundleFile]) -> list[Job]:
+    jobs = []
+    for target in sorted(all_targets(files)):
+        doc = deployed_document(files, target, tag_libraries=True)
+        for key, spec in ((doc.get("resources") or {}).get("jobs") or {}).items():
+            jobs.append(Job(f"{target}:{key}", key, target, spec))
     return jobs
 
 
@@ -228,52 +410,6 @@ def reference_head(reference: str, prefix: str) -> str:
     return re.split(r"[.\[]", rest, maxsplit=1)[0]
 
 
-def declared_variables(files: list[BundleFile]) -> dict[str, dict[str, Any]]:
-    return {name: spec or {} for name, spec in (files[0].doc.get("variables") or {}).items()}
-
-
-def target_variable_values(files: list[BundleFile], target: str) -> dict[str, Any]:
-    """Variable values in a target: defaults, then the target's overrides (None = no value)."""
-    values: dict[str, Any] = {}
-    for name, spec in declared_variables(files).items():
-        values[name] = "<lookup>" if "lookup" in spec else spec.get("default")
-    for _, spec in all_targets(files).get(target, []):
-        for name, override in (spec.get("variables") or {}).items():
-            if isinstance(override, dict):
-                values[name] = "<lookup>" if "lookup" in override else override.get("default")
-            else:
-                values[name] = override
-    return values
-
-
-def resolve(text: str, values: dict[str, Any], builtins: dict[str, str], depth: int = 0) -> str | None:
-    """``text`` with ${var.*}/${bundle.*}/${workspace.*} resolved; None if some value is unknown."""
-    if depth > 10:
-        raise ValueError(f"reference cycle while resolving {text!r}")
-    unresolved = False
-
-    def substitute(match: re.Match[str]) -> str:
-        nonlocal unresolved
-        name = match.group(1)
-        if name.startswith("var."):
-            value = values.get(reference_head(name, "var"))
-            if value is None:
-                unresolved = True
-                return ""
-            inner = resolve(str(value), values, builtins, depth + 1)
-            if inner is None:
-                unresolved = True
-                return ""
-            return inner
-        if name in builtins:
-            return builtins[name]
-        unresolved = True
-        return ""
-
-    result = REFERENCE.sub(substitute, text)
-    return None if unresolved else result
-
-
 def parse_flags(parameters: list[Any]) -> list[tuple[str, str | None]]:
     """``["--a=1", "--b", "2", "--c"]`` -> [("a", "1"), ("b", "2"), ("c", None)]."""
     flags: list[tuple[str, str | None]] = []
@@ -295,6 +431,20 @@ def parse_flags(parameters: list[Any]) -> list[tuple[str, str | None]]:
     return flags
 
 
+def run_time_values(job: dict[str, Any], text: str) -> str:
+    """``text`` with {{job.parameters.<name>}} replaced by the job parameter's default and the other
+    dynamic value references by sample run values; unknown references raise KeyError."""
+    defaults = {p["name"]: str(p.get("default")) for p in job.get("parameters") or []}
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("job.parameters."):
+            return defaults[name.removeprefix("job.parameters.")]
+        return SAMPLE_RUN_VALUES[name]
+
+    return DYNAMIC_REFERENCE.sub(one, text)
+
+
 def pyproject() -> dict[str, Any]:
     return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
 
@@ -304,10 +454,88 @@ def wheel_filename_sample(project: dict[str, Any]) -> str:
     return f"{name}-{project['version']}-py3-none-any.whl"
 
 
+def entry_point_command(entry_point: str) -> str:
+    """The ``medallion`` sub-command behind a wheel entry point (cli._entry names it <command>_entry)."""
+    module, _, attr = pyproject()["project"]["scripts"][entry_point].partition(":")
+    return getattr(importlib.import_module(module), attr).__name__.removesuffix("_entry")
+
+
+def parse_task_arguments(wheel_task: WheelTask) -> argparse.Namespace:
+    """The task's parameters at run time, parsed by the real CLI parser of its entry point."""
+    spec = wheel_task.task["python_wheel_task"]
+    argv = [run_time_values(wheel_task.job.spec, str(p)) for p in spec.get("parameters") or []]
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            return build_parser().parse_args([entry_point_command(spec["entry_point"]), *argv])
+    except SystemExit:
+        pytest.fail(f"{wheel_task.id}: the entry point rejects its parameters {argv}: {stderr.getvalue()}")
+
+
+def task_config(wheel_task: WheelTask) -> Config:
+    args = parse_task_arguments(wheel_task)
+    values = {k: v for k, v in vars(args).items() if k in Config.field_names()}
+    try:
+        return Config.from_sources(values, env={})
+    except ConfigError as exc:
+        pytest.fail(f"{wheel_task.id}: {exc} (arguments {values})")
+
+
+def uc_names(doc: dict[str, Any]) -> tuple[set[tuple[str, str]], set[tuple[str, str, str]]]:
+    """(catalog, schema) of every schema and (catalog, schema, volume) of every volume in a document."""
+    resources = doc.get("resources") or {}
+    schemas = {(s["catalog_name"], s["name"]) for s in (resources.get("schemas") or {}).values()}
+    volumes = {
+        (v["catalog_name"], v["schema_name"], v["name"]) for v in (resources.get("volumes") or {}).values()
+    }
+    return schemas, volumes
+
+
+def storage_problems(files: list[BundleFile]) -> list[str]:
+    """Where a job would read or write something this bundle does not deploy, in any target: every
+    <catalog>.<schema_prefix><layer> a wheel task's Config addresses must be a deployed schema, and
+    every /Volumes/... path it is given must lie in a deployed volume."""
+    problems = []
+    for target in sorted(all_targets(files)):
+        doc = deployed_document(files, target)
+        schemas, volumes = uc_names(doc)
+        jobs = [
+            Job(f"{target}:{k}", k, target, s)
+            for k, s in ((doc.get("resources") or {}).get("jobs") or {}).items()
+        ]
+        for wheel_task in wheel_tasks(jobs):
+            config = task_config(wheel_task)
+            if config.environment != "databricks":
+                continue
+            for layer in LAYERS:
+                schema = config.table(layer, "t").split(".")[1]
+                if (config.catalog, schema) not in schemas:
+                    problems.append(
+                        f"{wheel_task.id}: writes {config.catalog}.{schema}, which target {target} does "
+                        f"not deploy (deployed schemas: {sorted(s for _, s in schemas)})"
+                    )
+            args = vars(parse_task_arguments(wheel_task))
+            for name, value in args.items():
+                if isinstance(value, str) and value.startswith("/Volumes/"):
+                    parts = value.split("/")
+                    if len(parts) < 5 or (parts[2], parts[3], parts[4]) not in volumes:
+                        problems.append(
+                            f"{wheel_task.id}: --{name} {value} is in no volume of target {target}"
+                        )
+            checkpoint = config.checkpoint("bronze_events")
+            parts = checkpoint.split("/")
+            if len(parts) < 5 or (parts[2], parts[3], parts[4]) not in volumes:
+                problems.append(
+                    f"{wheel_task.id}: checkpoints {checkpoint} are in no volume of target {target}"
+                )
+    return problems
+
+
 FILES = load_bundle()
-JOBS = all_jobs(FILES)
-WHEEL_TASKS = wheel_tasks(JOBS)
 TARGETS = sorted(all_targets(FILES))
+JOBS = deployed_jobs(FILES)
+WHEEL_TASKS = wheel_tasks(JOBS)
+POLICY = load_policy(POLICY_FILE)
 
 
 def _ids(items: list[Any]) -> list[str]:
@@ -411,6 +639,96 @@ def test_interpolation_patterns_need_the_regex_module(bundle_validator: Any) -> 
         list(Draft202012Validator(bundle_validator.schema).iter_errors(doc))
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_merged_target_document_matches_schema(bundle_validator: Any, target: str) -> None:
+    """What the CLI validates for a target: all files merged, the target applied, variables resolved."""
+    doc = merged_document(FILES, target)
+    assert doc["resources"]["jobs"], "the merged document holds no job"
+    errors = validation_errors(bundle_validator, doc)
+    assert not errors, (
+        f"target {target}: merged document does not match the bundle schema:\n  " + "\n  ".join(errors)
+    )
+
+
+def test_merged_documents_catch_what_a_target_breaks(bundle_validator: Any) -> None:
+    """A target value that breaks a job is only visible in the merged document: here a webhook
+    destination given as a plain string where the jobs need a list of {id: ...}."""
+    files = copy.deepcopy(FILES)
+    files[0].doc["targets"]["prod"]["variables"]["failure_webhooks"] = "0d9b1b2c-hook"
+    assert not validation_errors(bundle_validator, files[0].doc)  # as a file it still validates ...
+    errors = validation_errors(bundle_validator, merged_document(files, "prod"))  # ... merged it does not
+    assert any(
+        e.startswith("resources.jobs.bronze.webhook_notifications.on_failure: ") and "'array'" in e
+        for e in errors
+    ), errors
+
+
+# --------------------------------------------------------------------------------------------------
+# The databricks-bundles Python models
+# --------------------------------------------------------------------------------------------------
+
+MODELS = {
+    "jobs": ("databricks.bundles.jobs", "Job"),
+    "schemas": ("databricks.bundles.schemas", "Schema"),
+    "volumes": ("databricks.bundles.volumes", "Volume"),
+}
+
+
+def _model(kind: str) -> Any:
+    module, name = MODELS[kind]
+    return getattr(pytest.importorskip(module, reason="pip install -e '.[dev]' (databricks-bundles)"), name)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_resources_load_through_the_databricks_bundles_models(target: str) -> None:
+    resources = merged_document(FILES, target)["resources"]
+    loaded = 0
+    for kind in MODELS:
+        for key, spec in (resources.get(kind) or {}).items():
+            try:
+                obj = _model(kind).from_dict(copy.deepcopy(spec))
+            except (ValueError, TypeError) as exc:
+                pytest.fail(f"target {target}: resources.{kind}.{key} does not load: {exc}")
+            assert obj.as_dict(), key
+            loaded += 1
+    assert loaded >= len(resources.get("jobs") or {}) + 4, "expected the jobs, the schemas and the volume"
+
+
+def _job_with(mutation: str) -> dict[str, Any]:
+    job = copy.deepcopy(merged_document(FILES, "prod")["resources"]["jobs"]["bronze"])
+    cluster = job["job_clusters"][0]["new_cluster"]
+    if mutation == "unknown-job-key":
+        job["max_concurrent_run"] = 1
+    elif mutation == "unknown-nested-key":
+        cluster["azure_attributes"]["first_on_demnd"] = 1
+    elif mutation == "bad-security-mode":
+        cluster["data_security_mode"] = "UNITY"
+    elif mutation == "bad-health-metric":
+        job["health"]["rules"][0]["metric"] = "BACKLOG_SECONDS"
+    elif mutation == "bad-availability":
+        cluster["azure_attributes"]["availability"] = "SPOT"
+    else:  # pragma: no cover
+        raise AssertionError(mutation)
+    return job
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        ("unknown-job-key", "Unexpected field 'max_concurrent_run'"),
+        ("unknown-nested-key", "Unexpected field 'first_on_demnd'"),
+        ("bad-security-mode", "'UNITY' is not a valid DataSecurityMode"),
+        ("bad-health-metric", "'BACKLOG_SECONDS' is not a valid JobsHealthMetric"),
+        ("bad-availability", "'SPOT' is not a valid AzureAvailability"),
+    ],
+)
+def test_the_models_reject_broken_copies(mutation: str, message: str) -> None:
+    job_model = _model("jobs")
+    job_model.from_dict(copy.deepcopy(merged_document(FILES, "prod")["resources"]["jobs"]["bronze"]))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        job_model.from_dict(_job_with(mutation))
+
+
 # --------------------------------------------------------------------------------------------------
 # Cross-references (no schema needed)
 # --------------------------------------------------------------------------------------------------
@@ -431,25 +749,38 @@ def test_bundle_identity_and_includes() -> None:
 
 def test_included_files_do_not_redefine_bundle_settings() -> None:
     for bundle_file in FILES[1:]:
-        for key in ("bundle", "include", "workspace"):
+        for key in ("bundle", "include", "workspace", "variables"):
             assert key not in bundle_file.doc, f"{bundle_file.name}: {key!r} belongs in databricks.yml"
+        for name, spec in (bundle_file.doc.get("targets") or {}).items():
+            assert set(spec or {}) <= {"resources"}, (
+                f"{bundle_file.name}: targets.{name} may only add resources"
+            )
     for key, defs in base_jobs(FILES).items():
         assert len(defs) == 1, f"job {key!r} is defined in {[f.name for f, _ in defs]}"
 
 
 def test_targets() -> None:
-    targets = {name: defs[-1][1] for name, defs in all_targets(FILES).items()}
-    assert {"dev", "prod"} <= set(targets), f"targets: {sorted(targets)}"
+    targets = {name: target_spec(FILES, name) for name in TARGETS}
+    assert set(targets) == {"dev", "staging", "prod"}, f"targets: {sorted(targets)}"
     defaults = [name for name, spec in targets.items() if spec.get("default") is True]
     assert defaults == ["dev"], f"exactly dev must be the default target, got {defaults}"
     assert targets["dev"].get("mode") == "development"
-    prod = targets["prod"]
-    assert prod.get("mode") == "production"
-    assert (prod.get("workspace") or {}).get("root_path"), "prod must pin workspace.root_path (one copy)"
-    run_as = prod.get("run_as") or {}
-    assert run_as.get("service_principal_name") or run_as.get("user_name"), "prod must set run_as"
     dev_prefix = target_variable_values(FILES, "dev")["schema_prefix"]
     assert "${workspace.current_user.short_name}" in str(dev_prefix), "dev tables must be per user"
+    for name in ("staging", "prod"):
+        spec = targets[name]
+        assert spec.get("mode") == "production", name
+        assert (spec.get("workspace") or {}).get("root_path"), f"{name} must pin workspace.root_path"
+        run_as = spec.get("run_as") or {}
+        assert run_as.get("service_principal_name") == "${var.run_as_service_principal}", name
+        permissions = spec.get("permissions") or []
+        assert {
+            "service_principal_name": "${var.run_as_service_principal}",
+            "level": "CAN_MANAGE",
+        } in permissions
+        assert not [p for p in permissions if "user_name" in p], f"{name}: grant groups, not users"
+        values = target_variable_values(FILES, name)
+        assert values["schema_prefix"] == "" and values["catalog"] == name, name
 
 
 def test_variables_are_declared_described_and_used() -> None:
@@ -477,20 +808,41 @@ def test_variables_are_declared_described_and_used() -> None:
 
 def test_default_target_needs_no_extra_variables() -> None:
     """`databricks bundle validate` without --var works: every variable has a value in the default target."""
-    default = next(
-        (name for name, defs in all_targets(FILES).items() if defs[-1][1].get("default") is True), None
-    )
+    default = next((name for name in TARGETS if target_spec(FILES, name).get("default") is True), None)
     assert default is not None, "no default target"
     values = target_variable_values(FILES, default)
     missing = sorted(name for name, value in values.items() if value is None)
     assert not missing, f"no value for {missing} in target {default!r}"
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_only_deploy_time_variables_stay_unresolved(target: str) -> None:
+    """After merging, the only ${var.*} left are lookups and variables declared without a default
+    (supplied with --var when deploying); every ${bundle.*} and ${workspace.*} is resolved."""
+    declared = declared_variables(FILES)
+    values = target_variable_values(FILES, target)
+    allowed = {n for n, v in values.items() if v in (None, "<lookup>")}
+    assert all("default" not in declared[n] for n in allowed if values[n] is None), allowed
+    doc = merged_document(FILES, target)
+    left = {
+        ref
+        for _, text in strings({k: v for k, v in doc.items() if k != "variables"})
+        for ref in REFERENCE.findall(text)
+    }
+    unexpected = {
+        ref for ref in left if not ref.startswith("resources.") and reference_head(ref, "var") not in allowed
+    }
+    assert not unexpected, f"target {target}: unresolved {sorted(unexpected)}"
+
+
 def test_references_resolve() -> None:
-    resources: dict[str, set[str]] = {}
+    resources: dict[str, dict[str, Any]] = {}
     for bundle_file in FILES:
-        for kind, entries in (bundle_file.doc.get("resources") or {}).items():
-            resources.setdefault(kind, set()).update(entries or {})
+        blocks = [bundle_file.doc.get("resources") or {}]
+        blocks += [(t or {}).get("resources") or {} for t in (bundle_file.doc.get("targets") or {}).values()]
+        for block in blocks:
+            for kind, entries in block.items():
+                resources.setdefault(kind, {}).update(entries or {})
     artifacts = set(FILES[0].doc.get("artifacts") or {})
     problems = []
     for where, ref in references(FILES):
@@ -499,18 +851,74 @@ def test_references_resolve() -> None:
             problems.append(f"{where}: ${{{ref}}} does not start with one of {REFERENCE_PREFIXES}")
         elif head == "resources":
             parts = ref.split(".")
-            if len(parts) < 3 or parts[2] not in resources.get(parts[1], set()):
+            if len(parts) < 3 or parts[2] not in resources.get(parts[1], {}):
                 problems.append(f"{where}: ${{{ref}}} names no resource of this bundle")
+            elif len(parts) == 4 and parts[3] != "id" and parts[3] not in resources[parts[1]][parts[2]]:
+                problems.append(f"{where}: ${{{ref}}}: resource {parts[2]} sets no {parts[3]!r}")
         elif head == "artifacts" and reference_head(ref, "artifacts") not in artifacts:
             problems.append(f"{where}: ${{{ref}}} names no artifact of this bundle")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_unity_catalog_resources(target: str) -> None:
+    """Every layer has a schema with grants, in the target's catalog; the checkpoints volume is in ops."""
+    doc = merged_document(FILES, target)
+    catalog = target_variable_values(FILES, target)["catalog"]
+    schemas = doc["resources"].get("schemas") or {}
+    for layer in LAYERS:
+        assert layer in schemas, f"target {target}: no `schemas.{layer}` resource"
+        schema = schemas[layer]
+        assert schema["catalog_name"] == catalog, (target, layer)
+        assert schema.get("grants"), f"target {target}: schema {layer} has no grants"
+        for grant in schema["grants"]:
+            assert grant.get("principal") and "USE_SCHEMA" in grant.get("privileges", []), grant
+    volume = doc["resources"]["volumes"]["checkpoints"]
+    assert volume["schema_name"] == "${resources.schemas.ops.name}"  # the deployed name, whatever the mode
+    assert volume["volume_type"] == "MANAGED"
+
+
+def test_every_table_a_job_writes_lands_in_a_deployed_schema() -> None:
+    """The schema-name decision, checked: in every target (development mode's dev_<user>_ renaming
+    applied) each <catalog>.<schema_prefix><layer> a job addresses is a schema the bundle deploys."""
+    assert storage_problems(FILES) == []
+    dev = deployed_document(FILES, "dev")
+    assert {s["name"] for s in dev["resources"]["schemas"].values()} >= {
+        f"dev_jane_doe_{layer}" for layer in LAYERS
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # naming the schemas like the jobs' prefix doubles it: development mode prefixes them again
+        ({"schema_resource_prefix": "${var.schema_prefix}"}, "writes dev.dev_jane_doe_bronze"),
+        # jobs without the per-user prefix would write to schemas that dev does not deploy
+        ({"schema_prefix": ""}, "writes dev.bronze"),
+    ],
+)
+def test_a_schema_name_mismatch_is_caught(change: dict[str, str], expected: str) -> None:
+    files = copy.deepcopy(FILES)
+    files[0].doc["targets"]["dev"]["variables"].update(change)
+    problems = storage_problems(files)
+    assert any(expected in p for p in problems), problems
+
+
+def test_normalize_prefix_matches_the_cli() -> None:
+    assert normalize_prefix("[dev jane_doe] ") == "dev_jane_doe_"
+    assert normalize_prefix("[dev Jane.Doe] ") == "dev_jane_doe_"
+    assert normalize_prefix("dev_x_") == "dev_x"  # no "]": no trailing underscore
 
 
 def test_there_are_jobs_with_wheel_tasks() -> None:
     """The per-job checks below are parametrized over what the bundle holds; it must hold something."""
     assert JOBS, "the bundle defines no jobs"
     assert WHEEL_TASKS, "the bundle defines no python_wheel_task"
-    assert any(job.key == "bronze" for job in JOBS)
+    keys = {target: {job.key for job in JOBS if job.target == target} for target in TARGETS}
+    assert {"bronze", "medallion_pipeline", "maintenance"} <= keys["prod"]
+    # the integration test runs in dev and staging, never in prod
+    assert "integration_test" in keys["dev"] and "integration_test" in keys["staging"]
+    assert "integration_test" not in keys["prod"]
 
 
 @pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
@@ -546,7 +954,9 @@ def test_job_clusters_resolve(job: Job) -> None:
         compute = [name for name in COMPUTE_FIELDS if task.get(name)]
         assert len(compute) <= 1, f"job {job.id}: task {task.get('task_key')!r} sets {compute}"
         if "python_wheel_task" in task:
-            assert compute, f"job {job.id}: wheel task {task.get('task_key')!r} has no compute"
+            assert compute == ["job_cluster_key"], (
+                f"job {job.id}: wheel task {task.get('task_key')!r} must use a job cluster"
+            )
         key = task.get("job_cluster_key")
         if key is not None:
             assert key in clusters, (
@@ -559,23 +969,114 @@ def test_job_clusters_resolve(job: Job) -> None:
 
 @pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
 def test_job_operational_settings(job: Job) -> None:
-    """Production guard rails every medallion job keeps."""
+    """Production guard rails every medallion job keeps, as each target deploys it."""
     spec = job.spec
     assert (spec.get("email_notifications") or {}).get("on_failure"), f"job {job.id}: no on_failure email"
-    assert int(spec.get("timeout_seconds") or 0) > 0, f"job {job.id}: timeout_seconds must be > 0"
+    webhooks = spec.get("webhook_notifications") or {}
+    assert "on_failure" in webhooks, f"job {job.id}: no webhook_notifications.on_failure"
+    expected_hooks = target_variable_values(FILES, job.target)["failure_webhooks"]
+    assert webhooks["on_failure"] == expected_hooks, f"job {job.id}: webhooks {webhooks['on_failure']}"
+    if job.target != "dev":
+        assert expected_hooks, f"target {job.target}: failures must reach the webhook destination"
     # Two concurrent runs of one job would share checkpoints / write the same tables.
     assert spec.get("max_concurrent_runs") == 1, f"job {job.id}: max_concurrent_runs must be 1"
-    assert (spec.get("tags") or {}).get("project") == "medallion", f"job {job.id}: tags.project"
-    for cluster in spec.get("job_clusters") or []:
+    assert isinstance((spec.get("queue") or {}).get("enabled"), bool), f"job {job.id}: say whether runs queue"
+    tags = spec.get("tags") or {}
+    assert tags.get("project") == "medallion" and tags.get("target") == job.target, (
+        f"job {job.id}: tags {tags}"
+    )
+    assert not [t for _, t in strings(spec) if "${bundle." in t or "${workspace." in t], job.id
+    # exactly one way to start: a quartz schedule, or continuous
+    assert ("schedule" in spec) != ("continuous" in spec), f"job {job.id}: schedule xor continuous"
+    rules = (spec.get("health") or {}).get("rules") or []
+    metrics = {rule["metric"] for rule in rules}
+    if "schedule" in spec:
+        schedule = spec["schedule"]
+        assert len(schedule["quartz_cron_expression"].split()) in (6, 7) and schedule.get("timezone_id"), (
+            job.id
+        )
+        timeout = int(spec.get("timeout_seconds") or 0)
+        assert timeout > 0, f"job {job.id}: a scheduled job needs timeout_seconds > 0"
+        duration = [int(r["value"]) for r in rules if r["metric"] == "RUN_DURATION_SECONDS"]
+        assert duration and duration[0] < timeout, f"job {job.id}: warn on run duration before the timeout"
+        assert (spec.get("email_notifications") or {}).get("on_duration_warning_threshold_exceeded"), job.id
+    else:
+        assert spec["continuous"].get("pause_status") == "UNPAUSED", f"job {job.id}"
+        assert not int(spec.get("timeout_seconds") or 0), f"job {job.id}: a stream must not time out"
+        assert metrics & BACKLOG_METRICS and "RUN_DURATION_SECONDS" not in metrics, f"job {job.id}: {metrics}"
+        assert (spec.get("email_notifications") or {}).get("on_streaming_backlog_exceeded"), job.id
+        assert "on_streaming_backlog_exceeded" in webhooks, job.id
+    if target_spec(FILES, job.target).get("mode") == "development":  # what the deployed copy gets
+        assert spec["name"].startswith("[dev jane_doe] ")
+        assert (spec.get("schedule") or spec.get("continuous"))["pause_status"] == "PAUSED"
+
+
+@pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
+def test_job_parameters_are_passed_into_every_task(job: Job) -> None:
+    parameters = [p["name"] for p in job.spec.get("parameters") or []]
+    assert parameters, f"job {job.id}: no job-level parameters"
+    assert len(parameters) == len(set(parameters)), f"job {job.id}: repeated parameters {parameters}"
+    for task in job.spec.get("tasks") or []:
+        texts = [text for _, text in strings(task)]
+        used = {m.removeprefix("job.parameters.") for t in texts for m in DYNAMIC_REFERENCE.findall(t)}
+        used = {name for name in used if "." not in name}
+        known = {m for t in texts for m in DYNAMIC_REFERENCE.findall(t)} - {
+            f"job.parameters.{n}" for n in used
+        }
+        assert set(parameters) <= used, (
+            f"job {job.id}: task {task['task_key']} misses {set(parameters) - used}"
+        )
+        assert used <= set(parameters), (
+            f"job {job.id}: task {task['task_key']} uses undefined {used - set(parameters)}"
+        )
+        assert known <= set(SAMPLE_RUN_VALUES), f"job {job.id}: unknown dynamic references {known}"
+
+
+@pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
+def test_retries_are_explicit(job: Job) -> None:
+    """Every task says whether it retries; retries wait at least a minute (spot capacity, Event Hubs
+    throttling) and never retry a timeout."""
+    for task in job.spec.get("tasks") or []:
+        name = f"job {job.id} task {task['task_key']}"
+        assert "max_retries" in task, f"{name}: say whether it retries (0 for non-idempotent steps)"
+        if int(task["max_retries"]) > 0:
+            assert int(task.get("min_retry_interval_millis") or 0) >= 60_000, name
+            assert task.get("retry_on_timeout") is False, name
+    if "continuous" in job.spec and any(int(t["max_retries"]) > 0 for t in job.spec["tasks"]):
+        assert job.spec["continuous"].get("task_retry_mode") == "ON_FAILURE", job.id
+
+
+@pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
+def test_job_clusters_are_spot_with_fallback_under_the_policy(job: Job) -> None:
+    entry_points = {
+        t.get("job_cluster_key"): (t.get("python_wheel_task") or {}).get("entry_point")
+        for t in job.spec.get("tasks") or []
+    }
+    policy_variable = declared_variables(FILES)["cluster_policy_id"]
+    assert policy_variable.get("lookup") == {"cluster_policy": POLICY_NAME}
+    for cluster in job.spec.get("job_clusters") or []:
+        key = cluster.get("job_cluster_key")
         new_cluster = cluster.get("new_cluster") or {}
-        name = f"job {job.id} cluster {cluster.get('job_cluster_key')!r}"
+        name = f"job {job.id} cluster {key!r}"
+        assert new_cluster.get("policy_id") == "${var.cluster_policy_id}", (
+            f"{name}: policy_id from the lookup"
+        )
         assert new_cluster.get("data_security_mode") in UC_SECURITY_MODES, f"{name}: not a UC access mode"
         azure = new_cluster.get("azure_attributes") or {}
         assert azure.get("availability") == "SPOT_WITH_FALLBACK_AZURE", f"{name}: spot with fallback"
-        assert int(azure.get("first_on_demand") or 0) >= 1, f"{name}: the driver must be on-demand"
+        assert azure.get("spot_bid_max_price") == -1, name
+        floor = 1 + int(new_cluster["autoscale"]["min_workers"]) if "continuous" in job.spec else 1
+        assert int(azure.get("first_on_demand") or 0) >= floor, f"{name}: on-demand driver (+ min workers)"
+        scale = new_cluster.get("autoscale") or {}
+        assert 1 <= int(scale["min_workers"]) <= int(scale["max_workers"]), f"{name}: autoscale range"
         tags = new_cluster.get("custom_tags") or {}
         assert tags.get("project") == "medallion" and tags.get("layer"), f"{name}: custom_tags project/layer"
-        assert new_cluster.get("spark_version") and new_cluster.get("node_type_id"), name
+        assert tags.get("target") == job.target, f"{name}: custom_tags.target"
+        photon = new_cluster.get("runtime_engine") == "PHOTON"
+        wants_photon = bool({entry_points.get(key)} & PHOTON_ENTRY_POINTS)
+        assert photon == wants_photon, f"{name}: Photon where it pays (silver/gold) and nowhere else"
+        check = evaluate_cluster(POLICY, new_cluster)
+        assert check.ok, f"{name} breaks {POLICY_NAME}: {check.violations}"
 
 
 @pytest.mark.parametrize("wheel_task", WHEEL_TASKS, ids=_ids(WHEEL_TASKS))
@@ -588,6 +1089,7 @@ def test_wheel_task_entry_point_is_declared(wheel_task: WheelTask) -> None:
         f"{wheel_task.id}: entry_point {spec.get('entry_point')!r} is not in pyproject.toml "
         f"[project.scripts] {sorted(scripts)}"
     )
+    assert entry_point_command(spec["entry_point"]) in build_parser()._subparsers._group_actions[0].choices
 
 
 def _artifact_wheel_globs() -> list[Path]:
@@ -633,26 +1135,21 @@ def test_wheel_task_installs_the_bundle_wheel(wheel_task: WheelTask) -> None:
 
 @pytest.mark.parametrize("wheel_task", WHEEL_TASKS, ids=_ids(WHEEL_TASKS))
 def test_wheel_task_parameters_build_a_valid_config(wheel_task: WheelTask) -> None:
-    """Every parameter is a medallion.config.Config flag, and in every target they make a valid Config."""
+    """The entry point's own parser accepts the task's parameters as they arrive at run time (job
+    parameters and {{job.run_id}} filled in), and they make a valid Config on Databricks."""
     spec = wheel_task.task["python_wheel_task"]
     assert not spec.get("named_parameters"), f"{wheel_task.id}: use `parameters` (--flags) only"
     flags = parse_flags(spec.get("parameters") or [])
     names = [name for name, _ in flags]
     assert len(names) == len(set(names)), f"{wheel_task.id}: repeated flags {names}"
-    fields = Config.field_names()
-    unknown = [name for name in names if name.replace("-", "_") not in fields]
-    assert not unknown, f"{wheel_task.id}: {unknown} are not medallion.config.Config fields"
     assert dict(flags).get("environment") == "databricks", f"{wheel_task.id}: pass --environment=databricks"
-    bundle_name = FILES[0].doc["bundle"]["name"]
-    for target in TARGETS:
-        values = target_variable_values(FILES, target)
-        builtins = {**SAMPLE_BUILTINS, "bundle.name": bundle_name, "bundle.target": target}
-        args: dict[str, Any] = {}
-        for name, raw in flags:
-            value = True if raw is None else resolve(raw, values, builtins)
-            if value is not None:  # a value supplied only at deploy time (--var) cannot be checked here
-                args[name.replace("-", "_")] = value
-        try:
-            Config.from_sources(args, env={})
-        except ConfigError as exc:
-            pytest.fail(f"{wheel_task.id} in target {target!r}: {exc} (arguments {args})")
+    # spelled out exactly (argparse would also take an abbreviation such as --day for --days)
+    command = entry_point_command(spec["entry_point"])
+    options = build_parser()._subparsers._group_actions[0].choices[command]._option_string_actions
+    unknown = [name for name in names if f"--{name}" not in options]
+    assert not unknown, f"{wheel_task.id}: {unknown} are not options of `medallion {command}`"
+    config = task_config(wheel_task)
+    assert config.environment == "databricks"
+    assert config.catalog == target_variable_values(FILES, wheel_task.job.target)["catalog"]
+    if "secret_scope" in dict(flags).keys() | {n.replace("-", "_") for n in names}:
+        assert config.secret_scope == target_variable_values(FILES, wheel_task.job.target)["secret_scope"]

@@ -108,6 +108,8 @@ def test_policy_holds_the_rules_the_docs_promise():
     layer = POLICY["custom_tags.layer"]
     assert set(layer["values"]) == {"bronze", "silver", "gold", "maintenance", "test"}
     assert not layer.get("isOptional") and "defaultValue" not in layer  # required, never guessed
+    engine = POLICY["runtime_engine"]
+    assert set(engine["values"]) == {"STANDARD", "PHOTON"} and engine["isOptional"] is True
 
 
 @pytest.mark.parametrize(
@@ -169,6 +171,8 @@ def test_a_compliant_job_cluster_passes():
         _cluster(data_security_mode="USER_ISOLATION", custom_tags__layer="maintenance"),
         _cluster(azure_attributes__first_on_demand=3, spark_version="16.4.x-photon-scala2.12"),
         _cluster(spark_version="17.3.x-scala2.13", autotermination_minutes=30),
+        _cluster(runtime_engine="PHOTON", node_type_id="Standard_E4ds_v5"),
+        _cluster(runtime_engine="STANDARD", policy_id="ABC123", apply_policy_default_values=True),
     ],
 )
 def test_compliant_variants_pass(spec):
@@ -209,6 +213,7 @@ def test_compliant_variants_pass(spec):
         ({"spark_version": "15.4.x-cpu-ml-scala2.12"}, {"spark_version"}),
         ({"spark_version": "x15.4.x-scala2.12"}, {"spark_version"}),  # the pattern is anchored
         ({"autotermination_minutes": 600}, {"autotermination_minutes"}),
+        ({"runtime_engine": "NULL"}, {"runtime_engine"}),
     ],
 )
 def test_each_broken_rule_yields_exactly_its_violation(changes, expected):
@@ -276,14 +281,25 @@ def test_fixed_numbers_compare_numerically():
 def test_every_job_cluster_of_the_bundle_complies():
     results = check_bundle(POLICY, ROOT)
     labels = [r.cluster.label for r in results]
-    # non-vacuous: the bronze and pipeline clusters are found, for dev and prod
+    # non-vacuous: the bronze and pipeline clusters are found, for every target
     assert any("jobs.bronze." in label and "(target prod)" in label for label in labels), labels
     assert any("jobs.medallion_pipeline." in label for label in labels), labels
-    assert {r.cluster.target for r in results} == {"dev", "prod"}
+    assert {r.cluster.target for r in results} == {"dev", "staging", "prod"}
+    # the prod override of the continuous bronze job is what was checked (driver + min workers on-demand)
+    (prod_bronze,) = [r for r in results if r.cluster.job == "bronze" and r.cluster.target == "prod"]
+    assert prod_bronze.cluster.new_cluster["azure_attributes"]["first_on_demand"] == 3
+    assert prod_bronze.cluster.new_cluster["autoscale"]["min_workers"] == 2
     failures = {r.cluster.label: r.check.violations for r in results if not r.check.ok}
     assert failures == {}, "job clusters break the spot cluster policy:\n" + json.dumps(failures, indent=2)
     for result in results:  # variables were resolved: the spec is judged on real values
-        assert "${" not in json.dumps(result.cluster.new_cluster), result.cluster.label
+        flat = policies.flatten(result.cluster.new_cluster)
+        left = {path: v for path, v in flat.items() if isinstance(v, str) and "${" in v}
+        # only what exists at deploy time is left: the policy's id (a lookup) and the target name;
+        # no rule of the policy governs either
+        assert left == {"policy_id": "${var.cluster_policy_id}", "custom_tags.target": "${bundle.target}"}, (
+            result.cluster.label
+        )
+        assert not set(left) & set(POLICY)
 
 
 @pytest.fixture
@@ -307,6 +323,7 @@ def test_a_non_spot_cluster_added_to_the_bundle_is_caught(bundle_copy):
     bad = [r for r in check_bundle(POLICY, bundle_copy) if not r.check.ok]
     assert {r.cluster.label for r in bad} == {
         "resources/adhoc.yml jobs.adhoc.tasks[t].new_cluster (target dev)",
+        "resources/adhoc.yml jobs.adhoc.tasks[t].new_cluster (target staging)",
         "resources/adhoc.yml jobs.adhoc.tasks[t].new_cluster (target prod)",
     }
     assert all(_paths(r.check.violations) == {"azure_attributes.availability"} for r in bad)
@@ -330,11 +347,11 @@ def test_target_variables_and_overrides_are_applied(bundle_copy):
     assert all(check.ok for (job, target), check in results.items() if target == "dev")
     assert _paths(results[("bronze", "prod")].violations) == {"node_type_id", "autoscale.max_workers"}
     # the override merged into the cluster instead of replacing it
-    assert _paths(results[("medallion_pipeline", "prod")].violations) == {"node_type_id"}
+    assert _paths(results[("maintenance", "prod")].violations) == {"node_type_id"}
     only_dev = check_bundle(POLICY, bundle_copy, targets=["dev"])
     assert {r.cluster.target for r in only_dev} == {"dev"} and all(r.check.ok for r in only_dev)
     with pytest.raises(PolicyError, match="unknown target"):
-        check_bundle(POLICY, bundle_copy, targets=["staging"])
+        check_bundle(POLICY, bundle_copy, targets=["qa"])
 
 
 def _medallion(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

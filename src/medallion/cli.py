@@ -55,25 +55,25 @@ def _gate(config: Config, storage):
     return QualityGate(config, storage)
 
 
-def _run_stage(layer: str, config: Config, spark, storage, gate) -> Any:
+def _run_stage(layer: str, config: Config, spark, storage, gate, **options: Any) -> Any:
     """Run one pipeline stage with its quality gate and print its summary and gate outcomes."""
     import importlib
 
     job = importlib.import_module(f"{layer}.job")
     seen = len(gate.results)
-    result = job.run(config, spark, storage, gate=gate)
+    result = job.run(config, spark, storage, gate=gate, **options)
     print(result.summary())
     for outcome in gate.results[seen:]:
         print(f"  quality: {outcome.summary()}")
     return result
 
 
-def _cmd_stage(layer: str, args: argparse.Namespace) -> int:
+def _cmd_stage(layer: str, args: argparse.Namespace, **options: Any) -> int:
     config = _config_from_args(args)
     _setup_logging(config)
     spark, storage = _runtime(config)
     gate = _gate(config, storage)
-    _run_stage(layer, config, spark, storage, gate)
+    _run_stage(layer, config, spark, storage, gate, **options)
     gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task
     return EXIT_OK
 
@@ -87,7 +87,7 @@ def cmd_silver(args: argparse.Namespace) -> int:
 
 
 def cmd_gold(args: argparse.Namespace) -> int:
-    return _cmd_stage("gold", args)
+    return _cmd_stage("gold", args, full_refresh=args.full_refresh)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -450,6 +450,16 @@ def cmd_policies(args: argparse.Namespace) -> int:
     return policies.run_cli(args)
 
 
+def cmd_integration_test(args: argparse.Namespace) -> int:
+    # generate synthetic events, run bronze -> silver -> gold with gates, check the ground truth
+    from medallion import integration
+
+    config = _config_from_args(args)
+    _setup_logging(config)
+    spark, storage = _runtime(config)
+    return integration.run_cli(args, config, spark, storage)
+
+
 LOCAL_FIELDS = ("root", "events_dir", "shuffle_partitions", "max_files_per_trigger", "log_level", "engine")
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str] | None]] = {
@@ -470,6 +480,15 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str
         ("shuffle_partitions", "engine", "log_level"),
     ),
     "policies": (cmd_policies, "check job clusters against the spot cluster policy, or sync it", ()),
+    "integration-test": (
+        cmd_integration_test,
+        "run the pipeline on synthetic events and check the tables against the generator's ground truth",
+        (
+            *("environment", "root", "catalog", "schema_prefix", "engine", "shuffle_partitions", "log_level"),
+            *("quality_bronze", "quality_silver", "quality_gold", "max_quarantine_rate", "min_quality_score"),
+            *("mlflow_tracking_uri", "mlflow_experiment"),
+        ),
+    ),
 }
 
 
@@ -497,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help="after the pipeline, run the maintenance job (OPTIMIZE/Z-order, VACUUM) on the tables",
             )
             fields = [f for f in fields if f != "events_dir"]
+        if name == "gold":
+            p.add_argument(
+                "--full-refresh",
+                action="store_true",
+                help="recompute every feature date from silver (after a feature change or a repair)",
+            )
         if name == "quality":
             _quality_arguments(p)
         if name == "maintenance":
@@ -505,6 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
             _generate_arguments(p)
         if name == "demo":
             _demo_arguments(p)
+        if name == "integration-test":
+            from medallion.integration import add_cli_arguments as add_integration_arguments
+
+            add_integration_arguments(p)
         if name == "policies":
             from medallion.policies import add_cli_arguments
 
@@ -540,3 +569,4 @@ silver_entry = _entry("silver")
 gold_entry = _entry("gold")
 quality_entry = _entry("quality")
 maintenance_entry = _entry("maintenance")
+integration_test_entry = _entry("integration-test")

@@ -38,7 +38,8 @@ LINEAGE_FIELDS = (
     StructField("enqueued_time", TimestampType(), nullable=True),
     StructField("ingestion_time", TimestampType(), nullable=False),
     StructField("ingestion_batch_id", LongType(), nullable=False),
-    StructField("bronze_version", LongType(), nullable=False),  # bronze commit that brought the row (first run: the version read)
+    # bronze commit that brought the row (a first run reads a snapshot: the version it read)
+    StructField("bronze_version", LongType(), nullable=False),
     StructField("processed_time", TimestampType(), nullable=False),  # silver run that inserted it
 )
 
