@@ -1,0 +1,106 @@
+"""Benchmark: end to end, landing files -> bronze -> silver -> gold on local Spark.
+
+Generates ``--events`` synthetic events (default 1,000,000 over ``--days`` days;
+:mod:`medallion.synthetic`, mess included) into ``<scratch>/landing`` and reports the generation
+time on its own (pure Python). Then, on one local session (start-up reported, not counted), runs
+the real jobs once each into a fresh warehouse: bronze (files source, available-now), silver (first
+run: the whole bronze snapshot) and gold (first run: full mode, every feature date). No quality
+gate by default; ``--with-gates`` passes ``quality.QualityGate(config, storage)`` to every job.
+Prints seconds per stage, the pipeline total and events/s overall, after checking the counts
+against the generator's ground truth.
+
+    .venv/bin/python benchmarks/end_to_end.py                          # 1,000,000 events
+    .venv/bin/python benchmarks/end_to_end.py --events 300000 --with-gates --root /tmp/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common import add_common_arguments, local_runtime, local_spark, machine, scratch_root, timed
+
+from medallion.synthetic import SyntheticSpec, write_landing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events to generate and process")
+    parser.add_argument("--days", type=int, default=10, help="days the events are spread over")
+    parser.add_argument("--files-per-day", type=int, default=4)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--videos", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--with-gates", action="store_true", help="run every job with quality.QualityGate")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from bronze import job as bronze_job
+    from gold import job as gold_job
+    from silver import job as silver_job
+
+    spec = SyntheticSpec(
+        seed=args.seed,
+        users=args.users,
+        videos=args.videos,
+        days=args.days,
+        events_per_day=-(-args.events // args.days),
+        files_per_day=args.files_per_day,
+    )
+    with scratch_root(args.root, "bench-e2e", keep=args.keep) as scratch:
+        generated = write_landing(spec, scratch / "landing")
+        print(generated.summary(), flush=True)
+
+        with timed() as startup:
+            spark = local_spark("medallion-bench-e2e", args.shuffle_partitions, args.driver_memory)
+        print(f"machine: {machine(spark)}")
+        print(f"spark session start: {startup.seconds:.1f} s (not counted)", flush=True)
+
+        config, storage = local_runtime(spark, scratch / "warehouse", scratch / "landing", args)
+        gate = None
+        if args.with_gates:
+            from quality import QualityGate
+
+            gate = QualityGate(config, storage)
+        print(f"quality gates: {'on' if gate is not None else 'off'}, engine {args.engine}", flush=True)
+
+        with timed() as b:
+            bronze = bronze_job.run(config, spark, storage, gate=gate)
+        print(f"bronze {b.seconds:.1f} s: {bronze.summary()}", flush=True)
+        with timed() as s:
+            silver = silver_job.run(config, spark, storage, gate=gate)
+        print(f"silver {s.seconds:.1f} s: {silver.summary()}", flush=True)
+        with timed() as g:
+            gold = gold_job.run(config, spark, storage, gate=gate)
+        print(f"gold   {g.seconds:.1f} s: {gold.summary()}", flush=True)
+        spark.stop()
+
+        problems = []
+        if bronze.rows_ingested != generated.events:
+            problems.append(f"bronze ingested {bronze.rows_ingested:,} of {generated.events:,} records")
+        if silver.rows_inserted != generated.valid_events or not silver.conserved:
+            problems.append(f"silver inserted {silver.rows_inserted:,}, expected {generated.valid_events:,}")
+        if problems:
+            raise SystemExit("; ".join(problems))
+
+    stages = {"bronze": b.seconds, "silver": s.seconds, "gold": g.seconds}
+    total = sum(stages.values())
+    n = generated.events
+    print()
+    print(
+        f"generation : {n:,} events, {generated.bytes_written / 1e6:,.0f} MB, {len(generated.files)} files "
+        f"in {generated.seconds:.1f} s = {n / generated.seconds:,.0f} events/s (pure Python, not counted)"
+    )
+    for name, seconds in stages.items():
+        share = 100 * seconds / total
+        print(f"{name:<11}: {seconds:6.1f} s  ({share:4.1f} %)  {n / seconds:>9,.0f} events/s")
+    print(
+        f"total      : {total:6.1f} s  bronze + silver + gold, gates {'on' if gate is not None else 'off'}"
+        f" = {n / total:,.0f} events/s overall ({silver.rows_inserted:,} silver rows, "
+        f"{gold.rows_written:,} gold rows)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Benchmark: one new day, incremental silver + gold (the real jobs) vs the naive full overwrite.
+
+The naive approach (the seed's) recomputes everything every run: read ALL of bronze, validate and
+deduplicate it with the same pure silver transforms, overwrite silver fully, recompute ALL gold
+feature dates with the same pure gold transforms and overwrite gold fully. It lives here, as a
+baseline, not in the product; it writes through the storage adapter only
+(``storage.replace_where`` with an all-rows predicate).
+
+1. Lands ``--history-days`` days of one synthetic spec and builds bronze, silver and gold over
+   them with the real jobs (one run each, not timed).
+2. ``--repeats`` times: lands the next day and runs bronze (timed, common to both paths); copies
+   the warehouse (not timed); then times (a) the real silver + gold jobs on the original
+   (incremental path) and (b) the naive silver + gold on the copy. Both warehouses must then hold
+   the same silver and gold row counts.
+3. Prints both times per stage, and the ratio naive / incremental.
+
+    .venv/bin/python benchmarks/naive_vs_incremental.py                      # 14 days x 20,000 events
+    .venv/bin/python benchmarks/naive_vs_incremental.py --history-days 30 --repeats 2 --root /tmp/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+
+from common import add_common_arguments, local_runtime, local_spark, machine, median, scratch_root, timed
+
+from medallion.synthetic import SyntheticSpec, write_landing
+
+#: Predicate of a full overwrite through ``storage.replace_where``: every row.
+ALL_ROWS = "TRUE"
+
+
+# --- the naive baseline -----------------------------------------------------------------------
+def naive_silver(config, storage) -> int:
+    """All of bronze -> validate -> dedup -> overwrite silver.events and its quarantine fully."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType
+
+    from bronze.schema import BRONZE_TABLE
+    from medallion.contract import load_contract
+    from silver.schema import EVENTS_TABLE, QUARANTINE_SCHEMA, QUARANTINE_TABLE
+    from silver.transforms import deduplicate, to_events, to_quarantine, validate
+
+    contract = load_contract(config.contract_version or None)
+    run_time = dt.datetime.now(dt.timezone.utc)
+    bronze_t, events_t = config.table(*BRONZE_TABLE), config.table(*EVENTS_TABLE)
+    version = storage.version(bronze_t)
+    bronze = storage.read(bronze_t, version=version).withColumn(
+        "bronze_version", F.lit(version).cast(LongType())
+    )
+    validated = validate(bronze, contract).persist()
+    try:
+        unique = deduplicate(to_events(validated, contract, run_time))
+        columns = set(unique.columns)
+        source = unique.select(
+            *[
+                F.col(f.name) if f.name in columns else F.lit(None).cast(f.dataType).alias(f.name)
+                for f in storage.schema(events_t).fields
+            ]
+        )
+        written = storage.replace_where(source, events_t, ALL_ROWS)
+        quarantine = to_quarantine(validated, contract, run_time, [f.name for f in QUARANTINE_SCHEMA.fields])
+        storage.replace_where(quarantine, config.table(*QUARANTINE_TABLE), ALL_ROWS)
+    finally:
+        validated.unpersist()
+    return int(written.metrics.get("num_rows", -1))
+
+
+def naive_gold(config, storage) -> int:
+    """All of silver -> every feature date of both gold tables -> overwrite both fully."""
+    import functools
+
+    from gold.schema import GOLD_TABLES
+    from gold.transforms import SILVER_COLUMNS, affected_feature_dates, user_features, video_features
+    from silver.schema import EVENTS_TABLE
+
+    transforms = {"user_features": user_features, "video_features": video_features}
+    events = storage.read(config.table(*EVENTS_TABLE)).select(*SILVER_COLUMNS).persist()
+    rows = 0
+    try:
+        dates = {r["event_date"] for r in events.select("event_date").distinct().collect()}
+        ranges = affected_feature_dates(dates, None, max(dates))
+        for spec in GOLD_TABLES:
+            parts = [transforms[spec.name](events, r.start, r.end) for r in ranges]
+            candidate = functools.reduce(lambda a, b: a.unionByName(b), parts)
+            written = storage.replace_where(candidate, config.table(*spec.id), ALL_ROWS)
+            rows += int(written.metrics.get("num_rows", 0))
+    finally:
+        events.unpersist()
+    return rows
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+def counts(config, storage) -> tuple[int, ...]:
+    from gold.schema import GOLD_TABLES
+    from silver.schema import EVENTS_TABLE
+
+    tables = [EVENTS_TABLE, *(spec.id for spec in GOLD_TABLES)]
+    return tuple(storage.read(config.table(*t)).count() for t in tables)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--history-days", type=int, default=14, help="days already processed")
+    parser.add_argument("--events-per-day", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=1, help="new days timed (median reported)")
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--videos", type=int, default=5_000)
+    parser.add_argument("--files-per-day", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from bronze import job as bronze_job
+    from gold import job as gold_job
+    from silver import job as silver_job
+
+    h = args.history_days
+    spec = SyntheticSpec(
+        seed=args.seed,
+        users=args.users,
+        videos=args.videos,
+        days=h + args.repeats,
+        events_per_day=args.events_per_day,
+        files_per_day=args.files_per_day,
+    )
+    with scratch_root(args.root, "bench-naive", keep=args.keep) as scratch:
+        spark = local_spark("medallion-bench-naive", args.shuffle_partitions, args.driver_memory)
+        print(f"machine: {machine(spark)}")
+        landing = scratch / "landing"
+        config, storage = local_runtime(spark, scratch / "warehouse", landing, args)
+        with timed() as build:
+            history = write_landing(spec, landing, days=range(h))
+            bronze_job.run(config, spark, storage)
+            silver_job.run(config, spark, storage)
+            gold_job.run(config, spark, storage)
+        print(
+            f"history: {h} days x {args.events_per_day:,} events ({history.events:,} records) built with "
+            f"the real jobs in {build.seconds:.1f} s (not timed)",
+            flush=True,
+        )
+
+        runs: dict[str, list[float]] = {
+            k: [] for k in ("bronze", "inc silver", "inc gold", "naive silver", "naive gold")
+        }
+        for k in range(args.repeats):
+            day = h + k
+            write_landing(spec, landing, days=[day])
+            with timed() as t:
+                bronze_job.run(config, spark, storage)
+            runs["bronze"].append(t.seconds)
+            copy = scratch / f"naive-{k}"
+            shutil.copytree(scratch / "warehouse", copy)
+            naive_config, naive_storage = local_runtime(spark, copy, landing, args)
+
+            with timed() as t:
+                silver = silver_job.run(config, spark, storage)
+            runs["inc silver"].append(t.seconds)
+            with timed() as t:
+                gold = gold_job.run(config, spark, storage)
+            runs["inc gold"].append(t.seconds)
+            with timed() as t:
+                silver_rows = naive_silver(naive_config, naive_storage)
+            runs["naive silver"].append(t.seconds)
+            with timed() as t:
+                gold_rows = naive_gold(naive_config, naive_storage)
+            runs["naive gold"].append(t.seconds)
+
+            incremental, naive = counts(config, storage), counts(naive_config, naive_storage)
+            print(
+                f"new day {spec.day(day)}: bronze {runs['bronze'][-1]:.1f} s; incremental silver "
+                f"{runs['inc silver'][-1]:.1f} s ({silver.rows_inserted:,} rows inserted) + gold "
+                f"{runs['inc gold'][-1]:.1f} s ({gold.rows_written:,} rows written); naive silver "
+                f"{runs['naive silver'][-1]:.1f} s ({silver_rows:,} rows rewritten) + gold "
+                f"{runs['naive gold'][-1]:.1f} s ({gold_rows:,} rows rewritten)",
+                flush=True,
+            )
+            if incremental != naive:
+                print(
+                    f"WARNING row counts (silver, user, video) differ: incremental {incremental}, "
+                    f"naive {naive}"
+                )
+            else:
+                print(f"  same row counts (silver, user_features, video_features) in both: {naive}")
+            shutil.rmtree(copy, ignore_errors=True)
+        spark.stop()
+
+    m = {k: median(v) for k, v in runs.items()}
+    inc, nai = m["inc silver"] + m["inc gold"], m["naive silver"] + m["naive gold"]
+    print()
+    print(
+        f"one new day after {h} days x {args.events_per_day:,} events (medians of {args.repeats} run(s); "
+        f"bronze {m['bronze']:.1f} s, common to both, not counted)"
+    )
+    for label, key, total in (
+        ("incremental (real jobs)", "inc", inc),
+        ("naive (full overwrite) ", "naive", nai),
+    ):
+        print(
+            f"{label}: silver {m[key + ' silver']:6.1f} s + gold {m[key + ' gold']:6.1f} s = {total:6.1f} s"
+        )
+    print(
+        f"ratio naive / incremental: x{nai / inc:.2f} (silver x{m['naive silver'] / m['inc silver']:.2f}, "
+        f"gold x{m['naive gold'] / m['inc gold']:.2f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
