@@ -16,7 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import add_common_arguments, local_runtime, local_spark, machine, median, scratch_root, timed
+from common import (
+    add_common_arguments,
+    add_event_arguments,
+    event_spec,
+    local_runtime,
+    local_spark,
+    machine,
+    median,
+    scratch_root,
+    timed,
+)
 
 from medallion.synthetic import SyntheticSpec, write_landing
 
@@ -34,26 +44,14 @@ def ingest(spark, root, landing, args) -> tuple[object, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events to generate and ingest")
-    parser.add_argument("--days", type=int, default=10, help="days the events are spread over")
-    parser.add_argument("--files-per-day", type=int, default=4)
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--videos", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=0)
+    add_event_arguments(parser, events=1_000_000, days=10)
     parser.add_argument("--repeats", type=int, default=1, help="ingestions timed (fresh warehouse each)")
     parser.add_argument("--warmup-events", type=int, default=20_000, help="untimed warm-up ingestion size")
     parser.add_argument("--max-files-per-trigger", type=int, default=1000)
     add_common_arguments(parser)
     args = parser.parse_args(argv)
 
-    spec = SyntheticSpec(
-        seed=args.seed,
-        users=args.users,
-        videos=args.videos,
-        days=args.days,
-        events_per_day=-(-args.events // args.days),
-        files_per_day=args.files_per_day,
-    )
+    spec = event_spec(args)
     with scratch_root(args.root, "bench-bronze", keep=args.keep) as scratch:
         generated = write_landing(spec, scratch / "landing")
         print(generated.summary(), flush=True)

@@ -47,6 +47,30 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory of the local session")
 
 
+def add_event_arguments(parser: argparse.ArgumentParser, *, events: int, days: int) -> None:
+    """Generator flags shared by the benchmarks that land N events over D days."""
+    parser.add_argument("--events", type=int, default=events, help="events to generate")
+    parser.add_argument("--days", type=int, default=days, help="days the events are spread over")
+    parser.add_argument("--files-per-day", type=int, default=4)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--videos", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def event_spec(args: argparse.Namespace):
+    """The SyntheticSpec for :func:`add_event_arguments` flags (events spread evenly over days)."""
+    from medallion.synthetic import SyntheticSpec
+
+    return SyntheticSpec(
+        seed=args.seed,
+        users=args.users,
+        videos=args.videos,
+        days=args.days,
+        events_per_day=-(-args.events // args.days),
+        files_per_day=args.files_per_day,
+    )
+
+
 @contextlib.contextmanager
 def scratch_root(root: str | None, prefix: str, keep: bool = False) -> Iterator[Path]:
     """A fresh folder: ``<root>/<prefix>-XXXX`` when ``root`` is given (kept), else a temp dir

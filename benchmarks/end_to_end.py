@@ -18,19 +18,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import add_common_arguments, local_runtime, local_spark, machine, scratch_root, timed
+from common import (
+    add_common_arguments,
+    add_event_arguments,
+    event_spec,
+    local_runtime,
+    local_spark,
+    machine,
+    scratch_root,
+    timed,
+)
 
-from medallion.synthetic import SyntheticSpec, write_landing
+from medallion.synthetic import write_landing
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events to generate and process")
-    parser.add_argument("--days", type=int, default=10, help="days the events are spread over")
-    parser.add_argument("--files-per-day", type=int, default=4)
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--videos", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=0)
+    add_event_arguments(parser, events=1_000_000, days=10)
     parser.add_argument("--with-gates", action="store_true", help="run every job with quality.QualityGate")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
@@ -39,14 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from gold import job as gold_job
     from silver import job as silver_job
 
-    spec = SyntheticSpec(
-        seed=args.seed,
-        users=args.users,
-        videos=args.videos,
-        days=args.days,
-        events_per_day=-(-args.events // args.days),
-        files_per_day=args.files_per_day,
-    )
+    spec = event_spec(args)
     with scratch_root(args.root, "bench-e2e", keep=args.keep) as scratch:
         generated = write_landing(spec, scratch / "landing")
         print(generated.summary(), flush=True)
