@@ -20,9 +20,8 @@ from common import (
     add_common_arguments,
     add_event_arguments,
     event_spec,
+    land_and_start,
     local_runtime,
-    local_spark,
-    machine,
     median,
     scratch_root,
     timed,
@@ -53,13 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = event_spec(args)
     with scratch_root(args.root, "bench-bronze", keep=args.keep) as scratch:
-        generated = write_landing(spec, scratch / "landing")
-        print(generated.summary(), flush=True)
-
-        with timed() as startup:
-            spark = local_spark("medallion-bench-bronze", args.shuffle_partitions, args.driver_memory)
-        print(f"machine: {machine(spark)}")
-        print(f"spark session start: {startup.seconds:.1f} s", flush=True)
+        generated, spark = land_and_start(spec, scratch / "landing", "medallion-bench-bronze", args)
 
         if args.warmup_events:
             warm_spec = SyntheticSpec(seed=args.seed + 1, days=1, events_per_day=args.warmup_events)

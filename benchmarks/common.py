@@ -71,6 +71,22 @@ def event_spec(args: argparse.Namespace):
     )
 
 
+def land_and_start(
+    spec: Any, landing: Path, app_name: str, args: argparse.Namespace
+) -> tuple[Any, SparkSession]:
+    """Write the synthetic landing folder and start the local session, printing both (neither is
+    part of a timed stage). Returns (generate summary, session)."""
+    from medallion.synthetic import write_landing
+
+    generated = write_landing(spec, landing)
+    print(generated.summary(), flush=True)
+    with timed() as startup:
+        spark = local_spark(app_name, args.shuffle_partitions, args.driver_memory)
+    print(f"machine: {machine(spark)}")
+    print(f"spark session start: {startup.seconds:.1f} s (not counted)", flush=True)
+    return generated, spark
+
+
 @contextlib.contextmanager
 def scratch_root(root: str | None, prefix: str, keep: bool = False) -> Iterator[Path]:
     """A fresh folder: ``<root>/<prefix>-XXXX`` when ``root`` is given (kept), else a temp dir

@@ -22,14 +22,11 @@ from common import (
     add_common_arguments,
     add_event_arguments,
     event_spec,
+    land_and_start,
     local_runtime,
-    local_spark,
-    machine,
     scratch_root,
     timed,
 )
-
-from medallion.synthetic import write_landing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = event_spec(args)
     with scratch_root(args.root, "bench-e2e", keep=args.keep) as scratch:
-        generated = write_landing(spec, scratch / "landing")
-        print(generated.summary(), flush=True)
-
-        with timed() as startup:
-            spark = local_spark("medallion-bench-e2e", args.shuffle_partitions, args.driver_memory)
-        print(f"machine: {machine(spark)}")
-        print(f"spark session start: {startup.seconds:.1f} s (not counted)", flush=True)
+        generated, spark = land_and_start(spec, scratch / "landing", "medallion-bench-e2e", args)
 
         config, storage = local_runtime(spark, scratch / "warehouse", scratch / "landing", args)
         gate = None

@@ -185,17 +185,24 @@ def _count_columns(required: Sequence[str], columns: Sequence[str] | None) -> li
     return [*required, *extra]
 
 
+def _feature_keys(entity: str) -> list:
+    """Keys of a gold feature table: entity and feature_date not null, unique together."""
+    return [
+        _not_null(entity),
+        _not_null("feature_date"),
+        named(
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=[entity, "feature_date"]),
+            f"{entity}_feature_date_unique",
+        ),
+    ]
+
+
 def gold_user_features_suite(columns: Sequence[str] | None = None) -> gx.ExpectationSuite:
     """gold.user_features rows of the recomputed feature dates."""
     return _suite(
         "gold.user_features",
         [
-            _not_null("user_id"),
-            _not_null("feature_date"),
-            named(
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "feature_date"]),
-                "user_id_feature_date_unique",
-            ),
+            *_feature_keys("user_id"),
             *[_non_negative(c) for c in _count_columns(USER_COUNTS, columns)],
             _non_negative("watch_time_7d"),
             named(
@@ -217,12 +224,7 @@ def gold_video_features_suite(columns: Sequence[str] | None = None) -> gx.Expect
     return _suite(
         "gold.video_features",
         [
-            _not_null("video_id"),
-            _not_null("feature_date"),
-            named(
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=["video_id", "feature_date"]),
-                "video_id_feature_date_unique",
-            ),
+            *_feature_keys("video_id"),
             *[_non_negative(c) for c in _count_columns(VIDEO_COUNTS, columns)],
             _non_negative("watch_time_7d"),
         ],
