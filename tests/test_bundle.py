@@ -94,6 +94,28 @@ BACKLOG_METRICS = {
 }
 #: Entry points whose clusters do MERGE / joins / window aggregations, where Photon pays.
 PHOTON_ENTRY_POINTS = {"medallion-silver", "medallion-gold"}
+#: Databricks Runtime (major, minor) -> the Apache Spark major.minor it ships ("Databricks Runtime
+#: release notes versions and compatibility"). A runtime missing here fails the runtime check until
+#: it is added from the release notes.
+RUNTIME_SPARK = {
+    (15, 4): "3.5",
+    (16, 4): "3.5",
+    (17, 0): "4.0",
+    (17, 1): "4.0",
+    (17, 2): "4.0",
+    (17, 3): "4.0",
+    (18, 0): "4.1",
+}
+#: The runtime the job clusters default to at least: 17.3 LTS (Spark 4.0, Scala 2.13), the Spark the
+#: local pyspark pin (and so every local test) runs.
+MIN_RUNTIME = (17, 3)
+DEFAULT_SCALA = "2.13"
+#: A Databricks Runtime key as `spark_version` takes it: 17.3.x-scala2.13, 16.4.x-photon-scala2.12.
+RUNTIME_KEY = re.compile(r"(\d+)\.(\d+)\.x-(?:photon-)?scala(2\.1\d)")
+#: Maven group:artifact prefix of the azure-eventhubs-spark connector (`--source eventhubs`); it is only
+#: built for Scala 2.12 (`..._2.12:<version>`), so its cluster needs a Scala 2.12 runtime.
+EVENTHUBS_CONNECTOR = "com.microsoft.azure:azure-eventhubs-spark_"
+EVENTHUBS_SCALA = "2.12"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1077,6 +1099,220 @@ def test_job_clusters_are_spot_with_fallback_under_the_policy(job: Job) -> None:
         assert photon == wants_photon, f"{name}: Photon where it pays (silver/gold) and nowhere else"
         check = evaluate_cluster(POLICY, new_cluster)
         assert check.ok, f"{name} breaks {POLICY_NAME}: {check.violations}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Runtime: the job clusters run the Spark the local tests run
+# --------------------------------------------------------------------------------------------------
+
+
+def local_spark_version() -> str:
+    """major.minor of the installed pyspark (the pin in pyproject.toml)."""
+    import pyspark
+
+    return ".".join(pyspark.__version__.split(".")[:2])
+
+
+def parse_runtime(spark_version: Any) -> tuple[int, int, str] | None:
+    """``17.3.x-scala2.13`` -> (17, 3, "2.13"); None for anything that is not a runtime key."""
+    match = RUNTIME_KEY.fullmatch(str(spark_version))
+    return (int(match[1]), int(match[2]), match[3]) if match else None
+
+
+def maven_coordinates(task: dict[str, Any]) -> list[str]:
+    return [
+        str(lib["maven"].get("coordinates", ""))
+        for lib in task.get("libraries") or []
+        if isinstance(lib, dict) and isinstance(lib.get("maven"), dict)
+    ]
+
+
+def task_source(task: dict[str, Any]) -> str | None:
+    """The bronze source a wheel task passes (--source=...), if any."""
+    parameters = (task.get("python_wheel_task") or {}).get("parameters") or []
+    return dict(parse_flags(parameters)).get("source")
+
+
+def runtime_problems(jobs: list[Job], local_spark: str) -> list[str]:
+    """Every job cluster runs a known runtime whose Scala matches its Maven libraries. A cluster that
+    runs a ``--source eventhubs`` task needs a Scala 2.12 runtime and the connector library; every
+    other cluster runs a Scala 2.13 runtime >= 17.3 LTS whose Spark is the local pyspark's."""
+    problems = []
+    for job in jobs:
+        tasks: dict[Any, list[dict[str, Any]]] = {}
+        for task in job.spec.get("tasks") or []:
+            tasks.setdefault(task.get("job_cluster_key"), []).append(task)
+        for cluster in job.spec.get("job_clusters") or []:
+            key = cluster.get("job_cluster_key")
+            name = f"job {job.id} cluster {key!r}"
+            version = (cluster.get("new_cluster") or {}).get("spark_version")
+            runtime = parse_runtime(version)
+            if runtime is None:
+                problems.append(f"{name}: spark_version {version!r} is not a runtime key (17.3.x-scala2.13)")
+                continue
+            major, minor, scala = runtime
+            for task in tasks.get(key, []):
+                for coordinates in maven_coordinates(task):
+                    artifact = coordinates.split(":")[1] if ":" in coordinates else ""
+                    built_for = re.search(r"_(2\.1\d)$", artifact)
+                    if built_for and built_for[1] != scala:
+                        problems.append(
+                            f"{name}: task {task['task_key']} library {coordinates} is built for Scala "
+                            f"{built_for[1]}, runtime {version} is Scala {scala}"
+                        )
+            eventhubs = [t["task_key"] for t in tasks.get(key, []) if task_source(t) == "eventhubs"]
+            if eventhubs:
+                if scala != EVENTHUBS_SCALA:
+                    problems.append(
+                        f"{name}: {eventhubs} use --source=eventhubs, whose connector has no Scala {scala} "
+                        f"build: run this cluster on a Scala {EVENTHUBS_SCALA} runtime (16.4.x-scala2.12)"
+                    )
+                connector = f"{EVENTHUBS_CONNECTOR}{EVENTHUBS_SCALA}:"
+                for task in tasks[key]:
+                    libraries = maven_coordinates(task)
+                    if task["task_key"] in eventhubs and not any(c.startswith(connector) for c in libraries):
+                        problems.append(
+                            f"{name}: task {task['task_key']} has no maven library {connector}<v>"
+                        )
+                continue
+            if scala != DEFAULT_SCALA or (major, minor) < MIN_RUNTIME:
+                problems.append(f"{name}: {version} is not a Scala {DEFAULT_SCALA} runtime >= 17.3 LTS")
+            spark = RUNTIME_SPARK.get((major, minor))
+            if spark is None:
+                problems.append(f"{name}: Spark version of Databricks Runtime {major}.{minor} unknown")
+            elif spark != local_spark:
+                problems.append(
+                    f"{name}: Databricks Runtime {major}.{minor} runs Spark {spark}, the local pyspark is "
+                    f"{local_spark}"
+                )
+    return problems
+
+
+def test_spark_version_default_is_the_runtime_of_the_local_pyspark() -> None:
+    """The bundle defaults to 17.3 LTS (Scala 2.13), and that runtime's Spark is the local pyspark's:
+    what the tests run is what the clusters run."""
+    default = declared_variables(FILES)["spark_version"].get("default")
+    runtime = parse_runtime(default)
+    assert runtime is not None, f"spark_version default {default!r} is not a runtime key"
+    major, minor, scala = runtime
+    assert scala == DEFAULT_SCALA and (major, minor) >= MIN_RUNTIME, default
+    assert RUNTIME_SPARK.get((major, minor)) == local_spark_version(), (
+        f"{default} runs Spark {RUNTIME_SPARK.get((major, minor))}, pyspark is {local_spark_version()}"
+    )
+
+
+def test_every_job_cluster_runs_the_local_spark() -> None:
+    """Every job cluster of every target, as deployed, resolves to a Scala 2.13 runtime >= 17.3 LTS
+    whose Spark is the local pyspark's (only an eventhubs cluster may differ, see below)."""
+    clusters = [c for job in JOBS for c in job.spec.get("job_clusters") or []]
+    assert clusters, "no job clusters"
+    assert runtime_problems(JOBS, local_spark_version()) == []
+
+
+def _documented_eventhubs_override() -> dict[str, Any]:
+    """The YAML block docs/deploy.md gives for running bronze with --source eventhubs."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if EVENTHUBS_CONNECTOR in b]
+    assert len(blocks) == 1, "docs/deploy.md must show one yaml block that adds the eventhubs connector"
+    return yaml.safe_load(blocks[0])
+
+
+def _with_override(override: dict[str, Any]) -> list[BundleFile]:
+    files = copy.deepcopy(FILES)
+    files[0] = BundleFile(files[0].path, _merge(files[0].doc, override))
+    return files
+
+
+def test_documented_eventhubs_override_runs_bronze_on_scala_212() -> None:
+    """The documented eventhubs recipe: only the bronze cluster moves to a Scala 2.12 runtime (and the
+    policy allows it), it gets the connector, and every other cluster stays on the default runtime."""
+    override = _documented_eventhubs_override()
+    (target,) = override["targets"]
+    jobs = [job for job in deployed_jobs(_with_override(override)) if job.target == target]
+    eventhubs = [t for job in jobs for t in job.spec["tasks"] if task_source(t) == "eventhubs"]
+    assert eventhubs, "the documented override does not switch a task to --source=eventhubs"
+    assert runtime_problems(jobs, local_spark_version()) == []
+    bronze = next(job for job in jobs if job.key == "bronze")
+    for cluster in bronze.spec["job_clusters"]:
+        assert parse_runtime(cluster["new_cluster"]["spark_version"])[2] == EVENTHUBS_SCALA
+        check = evaluate_cluster(POLICY, cluster["new_cluster"])
+        assert check.ok, f"{POLICY_NAME} rejects the eventhubs bronze cluster: {check.violations}"
+
+
+def test_documented_eventhubs_override_matches_schema(bundle_validator: Any) -> None:
+    override = _documented_eventhubs_override()
+    (target,) = override["targets"]
+    files = _with_override(override)
+    assert not validation_errors(bundle_validator, files[0].doc)
+    assert not validation_errors(bundle_validator, merged_document(files, target))
+
+
+BROKEN_RUNTIMES = {
+    # the old default: Spark 3.5 on Scala 2.12, not what the local pyspark 4.0 runs
+    "old-default": (
+        {"variables": {"spark_version": {"default": "15.4.x-scala2.12"}}},
+        "15.4.x-scala2.12 is not a Scala 2.13 runtime >= 17.3 LTS",
+    ),
+    "not-a-runtime-key": (
+        {"variables": {"spark_version": {"default": "17.3 LTS"}}},
+        "'17.3 LTS' is not a runtime key",
+    ),
+    # the connector on the Scala 2.13 default runtime
+    "eventhubs-on-scala-213": (
+        {
+            "targets": {
+                "prod": {
+                    "variables": {"source": "eventhubs"},
+                    "resources": {
+                        "jobs": {
+                            "bronze": {
+                                "tasks": [
+                                    {
+                                        "task_key": "bronze",
+                                        "libraries": [
+                                            {"maven": {"coordinates": f"{EVENTHUBS_CONNECTOR}2.12:2.3.22"}}
+                                        ],
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                }
+            }
+        },
+        "whose connector has no Scala 2.13 build",
+    ),
+    # a Scala 2.12 runtime, but nobody installs the connector
+    "eventhubs-without-connector": (
+        {
+            "targets": {
+                "prod": {
+                    "variables": {"source": "eventhubs"},
+                    "resources": {
+                        "jobs": {
+                            "bronze": {
+                                "job_clusters": [
+                                    {
+                                        "job_cluster_key": "bronze_cluster",
+                                        "new_cluster": {"spark_version": "16.4.x-scala2.12"},
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                }
+            }
+        },
+        "has no maven library com.microsoft.azure:azure-eventhubs-spark_2.12:",
+    ),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(BROKEN_RUNTIMES))
+def test_runtime_check_rejects_broken_copies(mutation: str) -> None:
+    override, expected = BROKEN_RUNTIMES[mutation]
+    problems = runtime_problems(deployed_jobs(_with_override(override)), local_spark_version())
+    assert any(expected in p for p in problems), problems
 
 
 @pytest.mark.parametrize("wheel_task", WHEEL_TASKS, ids=_ids(WHEEL_TASKS))
