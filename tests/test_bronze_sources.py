@@ -1,4 +1,5 @@
-"""Option building for the sources that cannot run here (Kafka / Event Hubs need Maven jars)."""
+"""Option building and failure messages of the bronze sources (the Kafka source also runs against a
+real broker in tests/test_bronze_kafka.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import pytest
 
 from bronze.sources import (
+    KafkaAuthenticationError,
     default_events_dir,
     eventhubs_options,
     eventhubs_starting_position,
+    explain_stream_failure,
     files_options,
     kafka_options,
     redact,
@@ -53,6 +56,64 @@ def test_kafka_unshaded_for_open_source_spark():
 def test_kafka_jaas_escapes_quotes():
     opts = kafka_options(_cfg(), Secret("k", 'a"b\\c'))
     assert 'password="a\\"b\\\\c";' in opts["kafka.sasl.jaas.config"]
+
+
+def test_kafka_endpoint_and_protocol_overrides_for_a_local_broker():
+    cfg = _cfg(eventhubs_namespace="", kafka_bootstrap_servers="127.0.0.1:9092")
+    opts = kafka_options(cfg.replace(kafka_security_protocol="SASL_PLAINTEXT"), Secret("k", CONN))
+    assert opts["kafka.bootstrap.servers"] == "127.0.0.1:9092"
+    assert opts["kafka.security.protocol"] == "SASL_PLAINTEXT"
+    # everything else is exactly what the Event Hubs endpoint gets
+    eventhubs = kafka_options(_cfg(), Secret("k", CONN))
+    differs = {k for k in eventhubs if opts[k] != eventhubs[k]}
+    assert differs == {"kafka.bootstrap.servers", "kafka.security.protocol"}
+    assert set(opts) == set(eventhubs)
+
+
+def test_kafka_plaintext_is_refused_where_it_could_leak_credentials():
+    with pytest.raises(ConfigError, match="SASL_SSL"):
+        Config(environment="databricks", kafka_security_protocol="SASL_PLAINTEXT")
+    with pytest.raises(ConfigError, match="kafka_security_protocol"):
+        Config(kafka_security_protocol="PLAINTEXT")
+    cfg = _cfg(
+        kafka_auth="service-credential", service_credential="c", kafka_security_protocol="SASL_PLAINTEXT"
+    )
+    with pytest.raises(ConfigError, match="service-credential always uses SASL_SSL"):
+        kafka_options(cfg)
+
+
+SASL_ERROR = (
+    "[STREAM_FAILED] Query [id = 1, runId = 2] terminated with exception: "
+    "org.apache.kafka.common.errors.SaslAuthenticationException: Authentication failed: Invalid "
+    "username or password SQLSTATE: XXKST\n=== Streaming Query ===\nCurrent State: INITIALIZING"
+)
+
+
+def test_refused_kafka_credentials_become_a_clear_error():
+    error = explain_stream_failure(_cfg(), RuntimeError(SASL_ERROR))
+    assert isinstance(error, KafkaAuthenticationError)
+    text = str(error)
+    assert text.startswith(
+        "authentication failed for the Event Hubs Kafka endpoint ns1.servicebus.windows.net:9093"
+    )
+    assert "secret 'eventhubs-connection-string' (environment variable " in text
+    assert "MEDALLION_SECRET_EVENTHUBS_CONNECTION_STRING" in text
+    assert text.endswith("Broker said: Authentication failed: Invalid username or password")
+    on_databricks = explain_stream_failure(_cfg(environment="databricks"), RuntimeError(SASL_ERROR))
+    assert "secret 'eventhubs-connection-string' in secret scope 'medallion'" in str(on_databricks)
+    oauth = _cfg(kafka_auth="oauth", tenant_id="t1", client_id="app-1")
+    assert "--client-id app-1" in str(explain_stream_failure(oauth, RuntimeError(SASL_ERROR)))
+
+
+def test_stream_failure_explanation_masks_secrets_and_ignores_other_errors():
+    leaky = RuntimeError(
+        "kafkashaded.org.apache.kafka.common.errors.SaslAuthenticationException: "
+        "bad SharedAccessKey=abc+/= here"
+    )
+    text = str(explain_stream_failure(_cfg(), leaky))
+    assert "abc+/=" not in text and "SharedAccessKey=***" in text
+    assert explain_stream_failure(_cfg(), RuntimeError("TimeoutException: Timed out waiting")) is None
+    assert explain_stream_failure(Config(), RuntimeError(SASL_ERROR)) is None  # files source
 
 
 def test_kafka_oauth_options():

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE, PARTITION_COLUMNS, TABLE_PROPERTIES
-from bronze.sources import read_stream
+from bronze.sources import explain_stream_failure, read_stream
 from bronze.transforms import add_ingestion_metadata
 from medallion.config import Config, parse_trigger
 from medallion.secrets import SecretProvider
@@ -152,9 +152,12 @@ def run(
     )
     try:
         query.awaitTermination()
-    except Exception:
+    except Exception as exc:
         if writer.failure is not None:  # our own error, e.g. a quality gate: raise it as it is
             raise writer.failure from None
+        explained = explain_stream_failure(config, exc)  # e.g. refused Kafka credentials
+        if explained is not None:
+            raise explained from None
         raise
     result.seconds = time.monotonic() - started
     return result

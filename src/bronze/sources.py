@@ -3,6 +3,9 @@
 * ``kafka`` - the Event Hubs Kafka endpoint ``<namespace>.servicebus.windows.net:9093`` over
   SASL_SSL, authenticated with the namespace connection string (SASL PLAIN), a service principal
   (OAUTHBEARER) or a Unity Catalog service credential (DBR 16.1+). Works on any runtime.
+  ``kafka_bootstrap_servers`` / ``kafka_security_protocol`` override the endpoint and SASL_SSL;
+  they exist for the tests, which run a real Kafka broker on loopback with the same SASL PLAIN
+  ``$ConnectionString`` authentication but without TLS (SASL_PLAINTEXT, refused on Databricks).
 * ``eventhubs`` - the azure-eventhubs-spark connector (Maven
   ``com.microsoft.azure:azure-eventhubs-spark_2.12``), which needs a Scala 2.12 runtime such as
   Databricks Runtime 16.4 LTS; the connection string must be encrypted with the connector's
@@ -16,13 +19,15 @@ the option dict handed to the connector (never logged: :func:`redact` masks them
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING
 
 from bronze.transforms import NORMALIZERS
 from medallion.config import Config, ConfigError
-from medallion.secrets import Secret, SecretProvider
+from medallion.errors import JobFailedError
+from medallion.secrets import Secret, SecretProvider, env_var_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -50,6 +55,14 @@ def kafka_bootstrap(namespace: str) -> str:
     return f"{namespace}.servicebus.windows.net:{EVENTHUBS_KAFKA_PORT}"
 
 
+def kafka_endpoint(config: Config) -> str:
+    """The bootstrap servers: ``kafka_bootstrap_servers`` when set, else the namespace's endpoint."""
+    if config.kafka_bootstrap_servers:
+        return config.kafka_bootstrap_servers
+    _require(config, "eventhubs_namespace")
+    return kafka_bootstrap(config.eventhubs_namespace)
+
+
 def kafka_options(
     config: Config,
     connection_string: Secret | None = None,
@@ -61,10 +74,12 @@ def kafka_options(
     ``shaded``: Databricks ships the Kafka client relocated under ``kafkashaded.``; open-source
     Spark uses the plain class names.
     """
-    _require(config, "eventhubs_namespace", "eventhubs_name")
+    _require(config, "eventhubs_name")
+    if config.kafka_auth == "oauth":  # the token scope names the namespace
+        _require(config, "eventhubs_namespace")
     prefix = "kafkashaded." if shaded else ""
     opts = {
-        "kafka.bootstrap.servers": kafka_bootstrap(config.eventhubs_namespace),
+        "kafka.bootstrap.servers": kafka_endpoint(config),
         "subscribe": config.eventhubs_name,
         "kafka.group.id": config.consumer_group,
         "startingOffsets": config.starting_offsets,
@@ -77,9 +92,11 @@ def kafka_options(
     }
     if config.kafka_auth == "service-credential":
         _require(config, "service_credential")
+        if config.kafka_security_protocol != "SASL_SSL":
+            raise ConfigError("kafka_auth=service-credential always uses SASL_SSL")
         opts["databricks.serviceCredential"] = config.service_credential
         return opts
-    opts["kafka.security.protocol"] = "SASL_SSL"
+    opts["kafka.security.protocol"] = config.kafka_security_protocol
     if config.kafka_auth == "connection-string":
         if connection_string is None:
             raise ConfigError("kafka_auth=connection-string needs the Event Hubs connection string secret")
@@ -107,6 +124,59 @@ def kafka_options(
         f"{prefix}org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler"
     )
     return opts
+
+
+class KafkaAuthenticationError(JobFailedError):
+    """The Kafka endpoint refused the source's credentials (a wrong or stale secret)."""
+
+
+# The Kafka client's exception for refused credentials (also under Databricks' kafkashaded. prefix)
+# and the broker's one-line reason after it.
+_SASL_FAILURE = re.compile(r"SaslAuthenticationException:?\s*([^\n]*?)\s*(?:SQLSTATE:.*)?$", re.M)
+_SECRET_LIKE = re.compile(
+    r"(SharedAccessKey|SharedAccessSignature|password|clientSecret)(\s*[=:]\s*)[^;\s\"']+", re.I
+)
+
+
+def explain_stream_failure(config: Config, error: BaseException) -> JobFailedError | None:
+    """A clear medallion error for a known source failure of the streaming query, else None.
+
+    Refused Kafka credentials (SASL authentication) fail the query within seconds: the
+    authentication error is not retried by the Kafka client, and Spark's offset fetch retries it
+    only ``fetchOffset.numRetries`` (3) times ``fetchOffset.retryIntervalMs`` (1 s). The message
+    names the endpoint and where the credential comes from; it never holds the credential (secret
+    values are not in the config, and anything secret-like in the broker's reason is masked)."""
+    if config.source != "kafka":
+        return None
+    found = _SASL_FAILURE.search(str(error))
+    if found is None:
+        return None
+    reason = _SECRET_LIKE.sub(r"\1\2***", found.group(1).strip())[:300] or "no reason given"
+    endpoint = config.kafka_bootstrap_servers or kafka_bootstrap(config.eventhubs_namespace or "<namespace>")
+    if config.kafka_auth == "connection-string":
+        check = (
+            f"check the {_secret_location(config, config.eventhubs_secret_key)}: it must hold a current "
+            "connection string of the namespace (a SAS policy with Listen rights)"
+        )
+    elif config.kafka_auth == "oauth":
+        check = (
+            f"check --client-id {config.client_id}, --tenant-id {config.tenant_id} and the "
+            f"{_secret_location(config, config.client_secret_key)}, and that the service principal has "
+            "the 'Azure Event Hubs Data Receiver' role"
+        )
+    else:
+        check = f"check the Unity Catalog service credential {config.service_credential!r} and its access"
+    return KafkaAuthenticationError(
+        f"authentication failed for the Event Hubs Kafka endpoint {endpoint} "
+        f"(kafka_auth={config.kafka_auth}, topic {config.eventhubs_name!r}): {check}. "
+        f"Broker said: {reason}"
+    )
+
+
+def _secret_location(config: Config, key: str) -> str:
+    if config.environment == "databricks":
+        return f"secret {key!r} in secret scope {config.secret_scope!r}"
+    return f"secret {key!r} (environment variable {env_var_for(key)})"
 
 
 def _jaas_escape(value: str) -> str:

@@ -24,6 +24,7 @@ Engine = Literal["auto", "delta-rs", "spark-delta"]
 Source = Literal["files", "kafka", "eventhubs"]
 QualityMode = Literal["enforce", "warn", "off"]
 KafkaAuth = Literal["connection-string", "oauth", "service-credential"]
+KafkaSecurityProtocol = Literal["SASL_SSL", "SASL_PLAINTEXT"]
 
 ENV_PREFIX = "MEDALLION_"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -88,6 +89,20 @@ class Config:
     eventhubs_namespace: str = field(default="", metadata=_help("Event Hubs namespace (no domain)"))
     eventhubs_name: str = field(default="", metadata=_help("Event Hub (Kafka topic) name"))
     consumer_group: str = field(default="$Default", metadata=_help("Event Hubs consumer group"))
+    kafka_bootstrap_servers: str = field(
+        default="",
+        metadata=_help(
+            "kafka source: bootstrap servers (host:port,...); default the Event Hubs Kafka endpoint "
+            "<eventhubs_namespace>.servicebus.windows.net:9093"
+        ),
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = field(
+        default="SASL_SSL",
+        metadata=_help(
+            "kafka source: SASL_SSL (Event Hubs), or SASL_PLAINTEXT for a local test broker without TLS "
+            "(refused on databricks: the credentials would travel unencrypted)"
+        ),
+    )
     kafka_auth: KafkaAuth = field(
         default="connection-string",
         metadata=_help(
@@ -180,6 +195,11 @@ class Config:
             raise ConfigError("dedup_lookback_days and contract_version must be >= 0")
         if self.max_files_per_trigger < 1 or self.max_offsets_per_trigger < 1:
             raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
+        if self.environment == "databricks" and self.kafka_security_protocol != "SASL_SSL":
+            raise ConfigError(
+                f"kafka_security_protocol={self.kafka_security_protocol} is for a local test broker only: "
+                "on databricks the Event Hubs credentials must travel over SASL_SSL"
+            )
         parse_trigger(self.trigger)
 
     # --- derived -------------------------------------------------------------------------
@@ -302,6 +322,7 @@ def _literal_values(tp: Any) -> tuple[str, ...]:
             "Engine": Engine,
             "Source": Source,
             "KafkaAuth": KafkaAuth,
+            "KafkaSecurityProtocol": KafkaSecurityProtocol,
             "QualityMode": QualityMode,
         }.get(tp)
     if get_origin(tp) is Literal:
