@@ -116,6 +116,8 @@ RUNTIME_KEY = re.compile(r"(\d+)\.(\d+)\.x-(?:photon-)?scala(2\.1\d)")
 #: built for Scala 2.12 (`..._2.12:<version>`), so its cluster needs a Scala 2.12 runtime.
 EVENTHUBS_CONNECTOR = "com.microsoft.azure:azure-eventhubs-spark_"
 EVENTHUBS_SCALA = "2.12"
+#: Task retry policy fields, which a continuous job must not set.
+RETRY_POLICY_FIELDS = ("max_retries", "min_retry_interval_millis", "retry_on_timeout")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1056,16 +1058,58 @@ def test_job_parameters_are_passed_into_every_task(job: Job) -> None:
 
 @pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
 def test_retries_are_explicit(job: Job) -> None:
-    """Every task says whether it retries; retries wait at least a minute (spot capacity, Event Hubs
-    throttling) and never retry a timeout."""
+    """Every task of a scheduled job says whether it retries; retries wait at least a minute (spot
+    capacity, Event Hubs throttling) and never retry a timeout. A continuous job has no task retry
+    policy (test_continuous_jobs_have_no_task_retry_policy) and says how failed tasks are retried."""
+    if "continuous" in job.spec:
+        assert job.spec["continuous"].get("task_retry_mode") == "ON_FAILURE", job.id
+        return
     for task in job.spec.get("tasks") or []:
         name = f"job {job.id} task {task['task_key']}"
         assert "max_retries" in task, f"{name}: say whether it retries (0 for non-idempotent steps)"
         if int(task["max_retries"]) > 0:
             assert int(task.get("min_retry_interval_millis") or 0) >= 60_000, name
             assert task.get("retry_on_timeout") is False, name
-    if "continuous" in job.spec and any(int(t["max_retries"]) > 0 for t in job.spec["tasks"]):
-        assert job.spec["continuous"].get("task_retry_mode") == "ON_FAILURE", job.id
+
+
+def continuous_retry_problems(doc: dict[str, Any]) -> list[str]:
+    """Tasks of continuous jobs that set a retry policy: Databricks does not allow retry policies on
+    a continuous job (it restarts the job with exponential backoff, and task_retry_mode re-runs a
+    failed task)."""
+    problems = []
+    for key, job in ((doc.get("resources") or {}).get("jobs") or {}).items():
+        if "continuous" not in job:
+            continue
+        for task in job.get("tasks") or []:
+            fields = [field for field in RETRY_POLICY_FIELDS if field in task]
+            if fields:
+                problems.append(f"continuous job {key}: task {task.get('task_key')} sets {fields}")
+    return problems
+
+
+def test_continuous_jobs_have_no_task_retry_policy() -> None:
+    """In every target's merged document, no task of a continuous job has max_retries,
+    min_retry_interval_millis or retry_on_timeout; the scheduled bronze runs keep their retries."""
+    continuous = []
+    for target in TARGETS:
+        doc = merged_document(FILES, target)
+        assert continuous_retry_problems(doc) == [], f"target {target}"
+        jobs = doc["resources"]["jobs"]
+        continuous += [f"{target}:{key}" for key, job in jobs.items() if "continuous" in job]
+        if "schedule" in jobs["bronze"]:
+            (task,) = jobs["bronze"]["tasks"]
+            assert int(task.get("max_retries") or 0) > 0, f"target {target}: scheduled bronze retries"
+    assert "prod:bronze" in continuous, continuous
+
+
+def test_a_retry_policy_on_a_continuous_job_is_caught() -> None:
+    """What the prod bronze override could get wrong: a retry policy on its (continuous) task."""
+    files = copy.deepcopy(FILES)
+    prod_bronze = files[0].doc["targets"]["prod"]["resources"]["jobs"]["bronze"]
+    prod_bronze["tasks"] = [{"task_key": "bronze", "max_retries": 0, "retry_on_timeout": False}]
+    assert continuous_retry_problems(merged_document(files, "prod")) == [
+        "continuous job bronze: task bronze sets ['max_retries', 'retry_on_timeout']"
+    ]
 
 
 @pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
