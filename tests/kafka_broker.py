@@ -39,6 +39,7 @@ CACHE = REPO / ".cache" / "kafka"
 COMPLETE_MARKER = ".complete"
 CONNECTION_STRING_USER = "$ConnectionString"
 NAMESPACE = "medallion-test"
+START_ATTEMPTS = 3
 JVM_OPTS = ("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true")
 
 
@@ -176,25 +177,31 @@ class KafkaBroker:
         if self.workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="medallion-kafka-")
             self.workdir = Path(self._tmp.name)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once(java, libs)
+                return
+            except KafkaBrokerError:
+                self._stop_process()
+                # a free port can be taken by someone else between our probe and the broker's bind
+                if attempt == START_ATTEMPTS or "Address already in use" not in self.log():
+                    self.stop()
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+
+    def _start_once(self, java: str, libs: Path) -> None:
+        assert self.workdir is not None
+        shutil.rmtree(self.workdir / "data", ignore_errors=True)
         self.port = free_port()
         internal, controller = free_port(), free_port()
         props = self.workdir / "server.properties"
         props.write_text(self._server_properties(internal, controller))
         classpath = f"{libs}/*"
+        storage_tool = ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)]
         fmt = subprocess.run(
-            [
-                java,
-                *JVM_OPTS,
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "--ignore-formatted",
-                "-t",
-                _cluster_id(),
-                "-c",
-                str(props),
-            ],
+            [java, *JVM_OPTS, "-cp", classpath, *storage_tool],
             capture_output=True,
             text=True,
             timeout=120,
@@ -202,27 +209,16 @@ class KafkaBroker:
         )
         if fmt.returncode != 0:
             raise KafkaBrokerError(f"kafka.tools.StorageTool format failed:\n{fmt.stdout}{fmt.stderr}")
+        broker = [java, *JVM_OPTS, "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", classpath]
         with open(self.log_file, "wb") as log:
             self.process = subprocess.Popen(
-                [
-                    java,
-                    *JVM_OPTS,
-                    "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                    "-cp",
-                    classpath,
-                    "kafka.Kafka",
-                    str(props),
-                ],
+                [*broker, "kafka.Kafka", str(props)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.workdir,
             )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._wait_ready()
 
     def _server_properties(self, internal: int, controller: int) -> str:
         jaas = (
@@ -255,7 +251,6 @@ class KafkaBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
-            "log.flush.interval.messages": "1",
         }
         return "".join(f"{k}={_properties_escape(v)}\n" for k, v in lines.items())
 
@@ -295,15 +290,18 @@ class KafkaBroker:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
-    def stop(self) -> None:
+    def _stop_process(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.process.terminate()  # a clean shutdown takes a few seconds
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.process = None
+
+    def stop(self) -> None:
+        self._stop_process()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

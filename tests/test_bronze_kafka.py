@@ -31,7 +31,16 @@ import pytest
 from bronze import job
 from bronze.schema import BRONZE_TABLE
 from bronze.sources import KafkaAuthenticationError
-from kafka_broker import NAMESPACE, KafkaBroker, KafkaBrokerError, Record, connection_string
+from kafka_broker import (
+    CACHE,
+    KAFKA_VERSION,
+    NAMESPACE,
+    KafkaBroker,
+    KafkaBrokerError,
+    Record,
+    connection_string,
+    ensure_kafka_jars,
+)
 from medallion.config import Config
 from medallion.secrets import env_var_for
 
@@ -112,6 +121,15 @@ def _positions(rows) -> Counter:
 def _epoch_ms(value: dt.datetime) -> int:
     # Spark hands back naive local datetimes; .timestamp() reads them as local time: the instant.
     return round(value.timestamp() * 1000)
+
+
+def test_broker_jars_are_cached_and_missing_maven_is_a_clear_failure(kafka_broker, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither mvn nor anything else on PATH
+    libs = ensure_kafka_jars()  # resolved once for the session broker: Maven is not run again
+    assert libs == CACHE / KAFKA_VERSION / "libs"
+    assert [j.name for j in libs.glob("kafka_2.13-*.jar")] == [f"kafka_2.13-{KAFKA_VERSION}.jar"]
+    with pytest.raises(KafkaBrokerError, match="`mvn` is not on PATH"):
+        ensure_kafka_jars(cache=tmp_path / "empty-cache")
 
 
 # --- a. the record lands in bronze as documented ------------------------------------------------
