@@ -6,8 +6,8 @@ only overrides are the broker address (``kafka_bootstrap_servers``) and the secu
 (SASL_PLAINTEXT: the local broker has no TLS). The connection string reaches the job through
 :class:`medallion.secrets.SecretProvider` from the environment, as it does locally.
 
-The crash and wrong-credentials tests run bronze in a child process (see :func:`child`), so it can be
-killed with SIGKILL and so its whole output, the JVM's logs included, can be checked.
+The crash test and the CLI wrong-credentials test run bronze in a child process (see :func:`child`),
+so it can be killed with SIGKILL and so its whole output, the JVM's logs included, can be checked.
 """
 
 from __future__ import annotations
