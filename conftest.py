@@ -52,17 +52,29 @@ def warehouse(tmp_path: Path) -> Path:
     return root
 
 
+#: The two storage engines every behavioural test runs on: delta-rs (the local default) and
+#: spark-delta (what runs on Databricks), on the same data with the same assertions.
+ENGINES = ("delta-rs", "spark-delta")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """The storage engine under test (tests that use ``storage`` or ``local_config`` run on both)."""
+    return request.param
+
+
 @pytest.fixture
-def local_config(warehouse: Path):
-    """A local Config rooted at a fresh warehouse, delta-rs engine."""
+def local_config(warehouse: Path, engine: str):
+    """A local Config rooted at a fresh warehouse, on the engine under test."""
     from medallion.config import Config
 
-    return Config(environment="local", root=str(warehouse), engine="delta-rs", shuffle_partitions=2)
+    return Config(environment="local", root=str(warehouse), engine=engine, shuffle_partitions=2)
 
 
 @pytest.fixture
-def storage(spark):
-    """The delta-rs storage adapter on the shared session."""
-    from medallion.storage.delta_rs import DeltaRsStorage
+def storage(spark, engine: str):
+    """The storage adapter of the engine under test, on the shared session."""
+    from medallion.config import Config
+    from medallion.storage import get_storage
 
-    return DeltaRsStorage(spark)
+    return get_storage(spark, Config(environment="local", engine=engine))

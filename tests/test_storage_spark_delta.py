@@ -1,5 +1,5 @@
-"""The spark-delta engine's pure SQL/option builders and result parsers (Databricks-only engine:
-no Delta jars here, so the exact statements are what is tested)."""
+"""The spark-delta engine's pure SQL/option builders and result parsers: the exact statements it
+runs on Databricks (its behaviour on real Delta tables: test_storage.py, on both engines)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import types as T
 
 from medallion.storage import StorageError, Txn, sql
+from medallion.storage.base import canonical_metrics, parse_txn_user_metadata, stamp_write_id, write_stamp
 from medallion.storage.spark_delta import (
     SparkDeltaStorage,
     file_info_from_row,
@@ -37,6 +38,11 @@ EVENTS = T.StructType(
         ("dev_silver.events", "`dev_silver`.`events`"),
         (TABLE, Q),
         ("my-catalog.1dev_bronze.raw_2024", "`my-catalog`.`1dev_bronze`.`raw_2024`"),
+        ("/tmp/wh/silver/events", "delta.`/tmp/wh/silver/events`"),
+        (
+            "abfss://lake@acct.dfs.core.windows.net/silver/events",
+            "delta.`abfss://lake@acct.dfs.core.windows.net/silver/events`",
+        ),
     ],
 )
 def test_quote_table_name(name, quoted):
@@ -58,6 +64,8 @@ def test_quote_table_name(name, quoted):
         "main.silver.events\n",
         ".events",
         "x" * 256,
+        "/tmp/wh/silver/ev`ents",
+        "/tmp/wh/silver/events\n",
     ],
 )
 def test_quote_table_name_rejects_injection(bad):
@@ -232,16 +240,19 @@ def test_change_feed_options():
 
 # --- writes -----------------------------------------------------------------------------------
 def test_writer_options():
-    assert sql.writer_options("append") == {}
+    assert sql.writer_options("append") == {"optimizeWrite": "true"}
     txn = Txn("bronze-events", 42)
-    options = sql.writer_options("append", txn=txn)
+    stamp = write_stamp(txn, "w1")
+    options = sql.writer_options("append", txn=txn, user_metadata=stamp)
     assert options == {
+        "optimizeWrite": "true",
         "txnAppId": "bronze-events",
         "txnVersion": "42",
-        "userMetadata": '{"medallion_txn": {"app_id": "bronze-events", "version": 42}}',
+        "userMetadata": stamp,
     }
     assert sql.writer_options("overwrite", replace_where="event_date = DATE '2024-01-01'") == {
-        "replaceWhere": "event_date = DATE '2024-01-01'"
+        "optimizeWrite": "true",
+        "replaceWhere": "event_date = DATE '2024-01-01'",
     }
     with pytest.raises(StorageError):
         sql.writer_options("append", replace_where="x = 1")
@@ -252,12 +263,15 @@ def test_writer_options():
 
 
 def test_txn_session_confs():
-    assert sql.txn_session_confs(Txn("gold", 7)) == {
+    stamp = write_stamp(Txn("gold", 7), "w2")
+    assert sql.txn_session_confs(Txn("gold", 7), stamp) == {
         "spark.databricks.delta.write.txnAppId": "gold",
         "spark.databricks.delta.write.txnVersion": "7",
-        "spark.databricks.delta.commitInfo.userMetadata": (
-            '{"medallion_txn": {"app_id": "gold", "version": 7}}'
-        ),
+        "spark.databricks.delta.commitInfo.userMetadata": stamp,
+    }
+    # a MERGE without a Txn is still stamped (how the write finds its own commit)
+    assert sql.txn_session_confs(None, write_stamp(None, "w3")) == {
+        "spark.databricks.delta.commitInfo.userMetadata": '{"medallion_write": "w3"}'
     }
 
 
@@ -308,13 +322,13 @@ def test_build_vacuum_sql():
 
 
 # --- parsing ------------------------------------------------------------------------------------
-def _stamp(app_id, version):
-    return sql.txn_user_metadata(Txn(app_id, version))
-
-
-def test_txn_user_metadata_round_trip():
-    assert sql.parse_txn_user_metadata(_stamp("a", 3)) == Txn("a", 3)
-    assert json.loads(_stamp("a", 3)) == {"medallion_txn": {"app_id": "a", "version": 3}}
+def test_write_stamp_round_trip():
+    stamp = write_stamp(Txn("a", 3), "w7")
+    assert json.loads(stamp) == {"medallion_txn": {"app_id": "a", "version": 3}, "medallion_write": "w7"}
+    assert parse_txn_user_metadata(stamp) == Txn("a", 3)
+    assert stamp_write_id(stamp) == "w7"
+    assert parse_txn_user_metadata(write_stamp()) is None and stamp_write_id(write_stamp())
+    assert stamp_write_id(write_stamp()) != stamp_write_id(write_stamp())  # unique per write
     for other in (
         None,
         "",
@@ -326,25 +340,20 @@ def test_txn_user_metadata_round_trip():
         '{"medallion_txn": {"app_id": "", "version": 3}}',
         '{"medallion_txn": {"app_id": "a", "version": -1}}',
     ):
-        assert sql.parse_txn_user_metadata(other) is None
+        assert parse_txn_user_metadata(other) is None
+        assert stamp_write_id(other) is None
 
 
-def test_committed_version_from_history():
-    rows = [
-        {"version": 9, "userMetadata": None},
-        {"version": 8, "userMetadata": _stamp("bronze", 12)},
-        {"version": 7, "userMetadata": _stamp("silver", 40)},
-        {"version": 6, "userMetadata": "manual fix"},
-        {"version": 5, "userMetadata": _stamp("bronze", 11)},
-    ]
-    assert sql.committed_version_from_history(rows, "bronze") == 12
-    assert sql.committed_version_from_history(reversed(rows), "bronze") == 12  # order-independent
-    assert sql.committed_version_from_history(rows, "silver") == 40
-    assert sql.committed_version_from_history(rows, "gold") is None
-    assert sql.committed_version_from_history([], "bronze") is None
-    # the newest commit wins, as with Delta's txn action (a deliberate rollback to a lower version)
-    rollback = [{"version": 10, "userMetadata": _stamp("bronze", 2)}, *rows]
-    assert sql.committed_version_from_history(rollback, "bronze") == 2
+def test_canonical_metrics_of_both_engines():
+    spark_write = {"numFiles": "2", "numOutputRows": "10", "numOutputBytes": "900"}
+    rs_write = {"num_added_files": 2, "num_removed_files": 0, "num_added_rows": 10}
+    assert canonical_metrics(spark_write) == {"rows_added": 10, "files_added": 2}
+    assert canonical_metrics(rs_write) == {"rows_added": 10, "files_added": 2, "files_removed": 0}
+    assert canonical_metrics({"numTargetFilesBeforeSkipping": "9", "numTargetFilesAfterSkipping": "2"}) == {
+        "target_files_scanned": 2,
+        "target_files_skipped": 7,
+    }
+    assert canonical_metrics(None) == {}
 
 
 def test_parse_optimize_and_merge_metrics():
@@ -408,7 +417,6 @@ def test_engine_validates_names_before_touching_spark(spark):
         storage.exists("main.silver.events; DROP TABLE x")
     assert storage.exists("nosuch_schema_xyz.nosuch_table") is False
     assert storage.version("nosuch_schema_xyz.nosuch_table") is None
-    assert storage.committed_version("nosuch_schema_xyz.nosuch_table", "app") is None
     with pytest.raises(StorageError):
         storage.read("nosuch_schema_xyz.nosuch_table")
 

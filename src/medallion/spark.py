@@ -125,6 +125,9 @@ def local_session_builder(
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("MEDALLION_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        # Delta's VACUUM and file listings fan out to this many tasks (default 10,000): on one
+        # machine that is minutes of empty tasks.
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(max(2, shuffle_partitions)))
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )

@@ -13,12 +13,34 @@ environment. DataFrames in and out are Spark DataFrames in both engines. Predica
 are SQL boolean expressions over column names, literals, comparison operators, ``AND``/``OR``/
 ``NOT``, ``IN (...)`` and ``DATE '...'``/``TIMESTAMP '...'`` literals - the common subset of
 Spark SQL and DataFusion SQL.
+
+What is engine-independent lives here, so that the engines differ only in I/O:
+
+* **Txn bookkeeping.** A write carrying a :class:`Txn` puts Delta's own ``txn`` action into its
+  commit, and stamps the commit's ``userMetadata`` with the Txn
+  (:func:`txn_user_metadata`). Whether the write *committed* is decided the same way on every
+  engine: by finding that stamp among the commits made between the version before and the version
+  after the write (``history(limit=after - before)``: as many commits as were made meanwhile,
+  usually one, never a scan of the whole log). A table version that moved because of a concurrent
+  OPTIMIZE or VACUUM is therefore not mistaken for our commit. A replayed write is skipped by the
+  engine (Delta's own txn check on spark-delta; a ``transaction_version`` pre-check on delta-rs).
+* **No progress reads from the history.** Where a job resumes is read from data committed by the
+  job itself (:mod:`medallion.progress`), never from stamped commits, so progress survives log
+  cleanup and costs the same at commit 10 and commit 100,000.
+* **Error mapping.** Every interface method of an engine runs inside the engine's
+  :meth:`DeltaStorage._native_errors`, so an engine failure always surfaces as
+  :class:`StorageError` (:class:`TableNotFoundError` when the table is missing), which is what the
+  jobs' fallbacks catch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +92,112 @@ class FileInfo:
     partition_values: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: Keys of the JSON stamped into commitInfo.userMetadata of every write: a unique write id (how
+#: a write finds its own commit) and, for idempotent writes, the Txn.
+WRITE_METADATA_KEY = "medallion_write"
+TXN_METADATA_KEY = "medallion_txn"
+
+
+def write_stamp(txn: Txn | None = None, write_id: str | None = None) -> str:
+    """The commitInfo.userMetadata of one write: ``{"medallion_write": <id>, "medallion_txn": ...}``."""
+    payload: dict[str, Any] = {WRITE_METADATA_KEY: write_id or uuid.uuid4().hex}
+    if txn is not None:
+        payload[TXN_METADATA_KEY] = {"app_id": txn.app_id, "version": txn.version}
+    return json.dumps(payload, sort_keys=True)
+
+
+def _stamp_payload(user_metadata: str | None) -> dict[str, Any]:
+    if not user_metadata:
+        return {}
+    try:
+        payload = json.loads(user_metadata)
+    except (TypeError, ValueError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def stamp_write_id(user_metadata: str | None) -> str | None:
+    """The write id of a commit stamped by :func:`write_stamp` (None for any other metadata)."""
+    value = _stamp_payload(user_metadata).get(WRITE_METADATA_KEY)
+    return value if isinstance(value, str) and value else None
+
+
+def parse_txn_user_metadata(user_metadata: str | None) -> Txn | None:
+    """The Txn stamped by :func:`write_stamp`, None for any other/absent metadata."""
+    entry = _stamp_payload(user_metadata).get(TXN_METADATA_KEY)
+    if not isinstance(entry, dict):
+        return None
+    app_id, version = entry.get("app_id"), entry.get("version")
+    if not isinstance(app_id, str) or not app_id or type(version) is not int or version < 0:
+        return None
+    return Txn(app_id, version)
+
+
+#: Engine-native commit metric names -> the canonical names both engines report
+#: (``history()[i]["metrics"]`` and the metrics of a WriteResult).
+_CANONICAL_METRICS: dict[str, tuple[str, ...]] = {
+    "rows_added": ("num_added_rows", "numOutputRows", "num_target_rows_inserted", "numTargetRowsInserted"),
+    "files_added": ("num_added_files", "numFiles", "numAddedFiles", "numFilesAdded", "numTargetFilesAdded"),
+    "files_removed": ("num_removed_files", "numRemovedFiles", "numFilesRemoved", "numTargetFilesRemoved"),
+    "target_files_scanned": ("num_target_files_scanned", "numTargetFilesAfterSkipping"),
+    "target_files_skipped": ("num_target_files_skipped_during_scan",),
+}
+
+
+def canonical_metrics(operation_metrics: Mapping[str, Any] | None) -> dict[str, int]:
+    """A commit's operationMetrics (either engine's names) under the canonical names."""
+    raw = dict(operation_metrics or {})
+    out: dict[str, int] = {}
+    for name, aliases in _CANONICAL_METRICS.items():
+        for alias in aliases:
+            if raw.get(alias) not in (None, ""):
+                out[name] = int(raw[alias])
+                break
+    if "target_files_skipped" not in out and raw.get("numTargetFilesBeforeSkipping") not in (None, ""):
+        scanned = out.get("target_files_scanned", 0)
+        out["target_files_skipped"] = int(raw["numTargetFilesBeforeSkipping"]) - scanned
+    return out
+
+
+#: The interface methods every engine runs inside its native-error mapping.
+_MAPPED_METHODS = frozenset(
+    {
+        "exists",
+        "create_if_missing",
+        "version",
+        "schema",
+        "properties",
+        "set_properties",
+        "add_columns",
+        "history",
+        "files",
+        "partition_columns",
+        "read",
+        "read_changes",
+        "_append",
+        "_replace_where",
+        "_merge",
+        "optimize",
+        "vacuum",
+        "cluster_by",
+        "declare_primary_key",
+    }
+)
+
+
+def _mapped(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: DeltaStorage, *args: Any, **kwargs: Any) -> Any:
+        table = args[0] if args and isinstance(args[0], str) else kwargs.get("table", "?")
+        if method.__name__ in ("_append", "_replace_where", "_merge") and len(args) > 1:
+            table = args[1]
+        with self._native_errors(method.__name__.lstrip("_"), str(table)):
+            return method(self, *args, **kwargs)
+
+    wrapper.__medallion_mapped__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 #: Table properties that declare a feature table's keys on every engine (see declare_primary_key).
 PRIMARY_KEY_PROPERTY = "medallion.primary_key"  # comma-separated key columns, timeseries key included
 TIMESERIES_KEY_PROPERTY = "medallion.timeseries_key"
@@ -82,6 +210,20 @@ class DeltaStorage(ABC):
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the interface methods an engine defines in its native-error mapping."""
+        super().__init_subclass__(**kwargs)
+        for name in _MAPPED_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__medallion_mapped__", False):
+                setattr(cls, name, _mapped(method))
+
+    @contextlib.contextmanager
+    def _native_errors(self, action: str, table: str) -> Iterator[None]:
+        """Turn the engine's own exceptions into StorageError / TableNotFoundError (engines
+        override; StorageError passes through unchanged)."""
+        yield
 
     # --- metadata ----------------------------------------------------------------------
     @abstractmethod
@@ -120,6 +262,10 @@ class DeltaStorage(ABC):
         operationParameters, operationMetrics (engine-native keys may add more)."""
 
     @abstractmethod
+    def partition_columns(self, table: str) -> list[str]:
+        """The table's partition columns, in order (empty when not partitioned)."""
+
+    @abstractmethod
     def files(self, table: str) -> list[FileInfo]:
         """Data files of the current version with their Delta statistics."""
 
@@ -134,23 +280,90 @@ class DeltaStorage(ABC):
         feed (table property delta.enableChangeDataFeed=true). Columns: the table's columns plus
         _change_type, _commit_version, _commit_timestamp. Only ``insert`` changes are returned."""
 
-    # --- idempotency -------------------------------------------------------------------
+    # --- writes (Txn bookkeeping is here, the engines only do the I/O) ----------------------
     @abstractmethod
-    def committed_version(self, table: str, app_id: str) -> int | None:
-        """The last Txn version committed to ``table`` for ``app_id`` (None if never)."""
+    def _already_committed(self, table: str, txn: Txn) -> bool:
+        """Whether Delta's own txn state for ``txn.app_id`` is at or past ``txn.version`` - where
+        the engine can read it cheaply (delta-rs). An engine whose writes check the txn atomically
+        themselves (spark-delta) may return False and let the write skip."""
 
-    # --- writes ------------------------------------------------------------------------
     @abstractmethod
+    def _append(
+        self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
+    ) -> Mapping[str, Any]:
+        """Append ``df`` (creating the table if missing); the commit carries ``txn`` (Delta's txn
+        action) and ``stamp`` (its userMetadata, see :func:`write_stamp`). Returns metrics."""
+
+    @abstractmethod
+    def _replace_where(self, df: DataFrame, table: str, predicate: str, txn: Txn | None) -> Mapping[str, Any]:
+        """Atomically replace the rows matching ``predicate`` with ``df``; the commit carries ``txn``."""
+
+    @abstractmethod
+    def _merge(
+        self,
+        df: DataFrame,
+        table: str,
+        keys: Sequence[str],
+        insert_only: bool,
+        target_filter: str | None,
+        txn: Txn | None,
+        stamp: str,
+    ) -> Mapping[str, Any]:
+        """MERGE (see :meth:`merge`); the commit, if any, carries ``txn`` and ``stamp``. Returns
+        metrics with num_inserted / num_updated."""
+
+    def _own_commit(self, table: str, write_id: str, before: int | None, after: int | None) -> dict | None:
+        """The commit stamped with ``write_id`` among those made between ``before`` and ``after``
+        (a bounded history read: as many commits as were made meanwhile, usually one)."""
+        if after is None or after == before:
+            return None
+        made = after - (-1 if before is None else before)
+        for commit in self.history(table, limit=made):
+            if stamp_write_id(commit.get("userMetadata")) == write_id:
+                return commit
+        return None
+
+    def _check_schema(self, df: DataFrame, table: str) -> None:
+        """Delta's schema enforcement, with one message on every engine: the DataFrame must have
+        exactly the table's columns and types (nullability aside; order may differ)."""
+        if self.exists(table):
+            check_compatible(df.schema, self.schema(table))
+
+    def _transact(
+        self, table: str, txn: Txn | None, write: Callable[[str], Mapping[str, Any]]
+    ) -> WriteResult:
+        """Run ``write(stamp)`` with the Txn bookkeeping shared by every engine (module docstring)."""
+        before = self.version(table)
+        if txn is not None and before is not None and self._already_committed(table, txn):
+            return WriteResult(committed=False, version=before)
+        write_id = uuid.uuid4().hex
+        metrics = dict(write(write_stamp(txn, write_id)))
+        after = self.version(table)
+        commit = self._own_commit(table, write_id, before, after)
+        if commit is None:  # skipped by Delta's txn check, or (MERGE) nothing to commit
+            return WriteResult(committed=False, version=after)
+        merged = {**canonical_metrics(commit.get("operationMetrics")), **metrics}
+        return WriteResult(committed=True, version=int(commit["version"]), metrics=merged)
+
     def append(
         self, df: DataFrame, table: str, partition_by: Sequence[str] = (), txn: Txn | None = None
-    ) -> WriteResult: ...
+    ) -> WriteResult:
+        """Append ``df`` (creating the table with ``partition_by`` if it does not exist). A Txn
+        already committed makes it a no-op (``committed=False``)."""
+        self._check_schema(df, table)
+        return self._transact(table, txn, lambda stamp: self._append(df, table, partition_by, txn, stamp))
 
-    @abstractmethod
     def replace_where(self, df: DataFrame, table: str, predicate: str, txn: Txn | None = None) -> WriteResult:
         """Atomically replace the rows matching ``predicate`` with ``df`` (Delta replaceWhere).
         Every row of ``df`` must match the predicate."""
+        from medallion.storage.sql import check_predicate
 
-    @abstractmethod
+        predicate = check_predicate(predicate)
+        if not self.exists(table):
+            raise TableNotFoundError(f"table {table} does not exist")
+        self._check_schema(df, table)
+        return self._transact(table, txn, lambda stamp: self._replace_where(df, table, predicate, txn, stamp))
+
     def merge(
         self,
         df: DataFrame,
@@ -166,7 +379,31 @@ class DeltaStorage(ABC):
         insert_only=True: WHEN NOT MATCHED THEN INSERT * only (dedup insert).
         insert_only=False: upsert (WHEN MATCHED UPDATE SET * / WHEN NOT MATCHED INSERT *).
         target_filter: extra predicate on the target (columns qualified as ``t.``) to prune files,
-        e.g. ``t.event_date IN (DATE '2024-01-01')``. metrics holds num_inserted / num_updated."""
+        e.g. ``t.event_date IN (DATE '2024-01-01')``. metrics holds num_inserted / num_updated.
+
+        A MERGE that changes nothing may make no commit (delta-rs never does); its Txn is the
+        caller's progress marker, so it is then recorded with an empty idempotent append - which
+        is itself skipped when the MERGE was skipped as a replay."""
+        if not keys:
+            raise StorageError("merge needs at least one key column")
+        if not self.exists(table):
+            raise TableNotFoundError(f"table {table} does not exist")
+        self._check_schema(df, table)
+        result = self._transact(
+            table, txn, lambda stamp: self._merge(df, table, keys, insert_only, target_filter, txn, stamp)
+        )
+        if result.committed:
+            return result
+        if txn is None:  # a MERGE that changed nothing and made no commit
+            return WriteResult(
+                committed=True, version=result.version, metrics={"num_inserted": 0, "num_updated": 0}
+            )
+        empty = self.append(self.spark.createDataFrame([], self.schema(table)), table, txn=txn)
+        if not empty.committed:
+            return WriteResult(committed=False, version=empty.version)
+        return WriteResult(
+            committed=True, version=empty.version, metrics={"num_inserted": 0, "num_updated": 0}
+        )
 
     # --- maintenance -------------------------------------------------------------------
     @abstractmethod
@@ -211,3 +448,35 @@ class DeltaStorage(ABC):
         if timeseries_column is not None:
             properties[TIMESERIES_KEY_PROPERTY] = timeseries_column
         self.set_properties(table, properties)
+
+
+def _strip_nullability(data_type: Any) -> Any:
+    """The type with every nullability flag set to True (for write-compatibility checks)."""
+    from pyspark.sql import types as T
+
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(_strip_nullability(data_type.elementType), True)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(_strip_nullability(data_type.keyType), _strip_nullability(data_type.valueType), True)
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, _strip_nullability(f.dataType), True) for f in data_type])
+    return data_type
+
+
+def check_compatible(df_schema: StructType, table_schema: StructType) -> None:
+    """Raise StorageError unless the DataFrame has exactly the table's columns and types
+    (nullability aside; order may differ) - Delta's schema enforcement without evolution."""
+    df_types = {f.name: f.dataType for f in df_schema.fields}
+    table_types = {f.name: f.dataType for f in table_schema.fields}
+    problems = []
+    missing = [n for n in table_types if n not in df_types]
+    extra = [n for n in df_types if n not in table_types]
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if extra:
+        problems.append(f"unknown columns {extra}")
+    for name, table_type in table_types.items():
+        if name in df_types and _strip_nullability(df_types[name]) != _strip_nullability(table_type):
+            problems.append(f"column {name}: {df_types[name].simpleString()} != {table_type.simpleString()}")
+    if problems:
+        raise StorageError("DataFrame does not match the table schema: " + "; ".join(problems))

@@ -9,13 +9,13 @@ Used where Spark has no Delta jars (local runs, tests). Notes:
   (:class:`deltalake.QueryBuilder`), which prunes partitions and files by their statistics, so
   only the matching part of the table is brought into memory. DataFusion lower-cases unquoted
   identifiers: keep column names snake_case (or double-quote them in predicates).
-* Idempotent writes: a write carrying a :class:`Txn` first reads
-  ``DeltaTable.transaction_version(app_id)`` and is skipped (``committed=False``) when the Txn
-  version is <= that; otherwise the commit carries the ``txn`` action
-  (``CommitProperties(app_transactions=[Transaction(app_id, version)])``). The check and the
-  commit are not one atomic step: two *concurrent* writers with the same app id could both pass
-  the check (delta-rs does not fail the second commit on a txn conflict). The pipeline avoids this
-  by running each job with ``max_concurrent_runs=1``; sequential retries are exactly-once.
+* Idempotent writes: delta-rs records but does not check a commit's ``txn`` action, so
+  :meth:`DeltaRsStorage._already_committed` reads Delta's own txn state
+  (``DeltaTable.transaction_version(app_id)``, from the snapshot: it survives log cleanup) and the
+  base class skips the write when the Txn version is <= that. The commit carries the ``txn`` action
+  and the Txn stamp in ``userMetadata`` (``CommitProperties``). The check and the commit are not
+  one atomic step: two *concurrent* writers with the same app id could both pass the check. The
+  pipeline avoids this by running each job with ``max_concurrent_runs=1``.
 * Spark <-> Arrow types: Spark TimestampType <-> ``timestamp[us, tz=UTC]``,
   TimestampNTZType <-> ``timestamp[us]``, DateType <-> ``date32``, StringType <-> ``string``
   (``large_string``/``string_view`` from delta-rs are normalized), BinaryType <-> ``binary``,
@@ -46,7 +46,8 @@ from medallion.storage.base import (
     StorageError,
     TableNotFoundError,
     Txn,
-    WriteResult,
+    canonical_metrics,
+    check_compatible,
 )
 from medallion.storage.sql import check_predicate, quote_identifier
 
@@ -176,19 +177,6 @@ def arrow_schema_to_spark(schema: pa.Schema) -> StructType:
     return T.StructType([T.StructField(f.name, arrow_type_to_spark(f.type), f.nullable) for f in schema])
 
 
-def _strip_nullability(data_type: DataType) -> DataType:
-    """The type with every nullability flag set to True (for write-compatibility checks)."""
-    from pyspark.sql import types as T
-
-    if isinstance(data_type, T.ArrayType):
-        return T.ArrayType(_strip_nullability(data_type.elementType), True)
-    if isinstance(data_type, T.MapType):
-        return T.MapType(_strip_nullability(data_type.keyType), _strip_nullability(data_type.valueType), True)
-    if isinstance(data_type, T.StructType):
-        return T.StructType([T.StructField(f.name, _strip_nullability(f.dataType), True) for f in data_type])
-    return data_type
-
-
 # --- the engine ---------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _delta_errors(action: str, table: str) -> Iterator[None]:
@@ -235,24 +223,23 @@ class DeltaRsStorage(DeltaStorage):
     def _to_arrow(self, df: DataFrame, table_schema: StructType | None) -> pa.Table:
         """The DataFrame as Arrow, columns in table order; its types must match the table's."""
         if table_schema is not None:
-            _check_compatible(df.schema, table_schema)
+            check_compatible(df.schema, table_schema)
             df = df.select(*[df[name] for name in table_schema.fieldNames()])
         return _rebuild_nested_buffers(df.toArrow())
 
-    @staticmethod
-    def _skip(dt: DeltaTable | None, txn: Txn | None) -> bool:
-        if txn is None or dt is None:
-            return False
-        committed = dt.transaction_version(txn.app_id)
-        return committed is not None and txn.version <= committed
+    @contextlib.contextmanager
+    def _native_errors(self, action: str, table: str) -> Iterator[None]:
+        with _delta_errors(action, table):
+            yield
 
     @staticmethod
-    def _commit_properties(txn: Txn | None) -> Any:
-        if txn is None:
-            return None
+    def _commit_properties(txn: Txn | None, stamp: str) -> Any:
         from deltalake import CommitProperties, Transaction
 
-        return CommitProperties(app_transactions=[Transaction(txn.app_id, txn.version)])
+        return CommitProperties(
+            app_transactions=[Transaction(txn.app_id, txn.version)] if txn is not None else None,
+            custom_metadata={"userMetadata": stamp},
+        )
 
     def _maybe_open(self, table: str) -> DeltaTable | None:
         try:
@@ -341,8 +328,12 @@ class DeltaRsStorage(DeltaStorage):
                 entry["timestamp"] = _dt.datetime.fromtimestamp(ts / 1000, tz=_dt.timezone.utc)
             entry.setdefault("operationParameters", {})
             entry.setdefault("operationMetrics", {})
+            entry["metrics"] = canonical_metrics(entry["operationMetrics"])
             out.append(entry)
         return out
+
+    def partition_columns(self, table: str) -> list[str]:
+        return list(self._open(table).metadata().partition_columns)
 
     def files(self, table: str) -> list[FileInfo]:
         dt = self._open(table)
@@ -409,78 +400,59 @@ class DeltaRsStorage(DeltaStorage):
         data = pa.Table.from_batches(batches, schema=target) if batches else target.empty_table()
         return self._to_spark(data, schema)
 
-    # --- idempotency ----------------------------------------------------------------------------
-    def committed_version(self, table: str, app_id: str) -> int | None:
-        dt = self._maybe_open(table)
-        if dt is None:
-            return None
-        with _delta_errors("read transaction version", table):
-            return dt.transaction_version(app_id)
+    # --- writes (the Txn bookkeeping is the base class's) -------------------------------------
+    def _already_committed(self, table: str, txn: Txn) -> bool:
+        committed = self._open(table).transaction_version(txn.app_id)
+        return committed is not None and txn.version <= committed
 
-    # --- writes ---------------------------------------------------------------------------------
-    def append(
-        self, df: DataFrame, table: str, partition_by: Sequence[str] = (), txn: Txn | None = None
-    ) -> WriteResult:
+    def _append(
+        self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
+    ) -> Mapping[str, Any]:
         from deltalake import write_deltalake
 
         dt = self._maybe_open(table)
-        if self._skip(dt, txn):
-            return WriteResult(committed=False, version=dt.version() if dt else None)
         if dt is not None and partition_by and list(partition_by) != dt.metadata().partition_columns:
             raise StorageError(
                 f"partition_by {list(partition_by)} differs from the partitioning "
                 f"{dt.metadata().partition_columns} of {table}"
             )
-        with _delta_errors("append", table):
-            data = self._to_arrow(df, self._spark_schema(dt) if dt is not None else None)
-            write_deltalake(
-                str(table),
-                data,
-                mode="append",
-                partition_by=list(partition_by) or None,
-                commit_properties=self._commit_properties(txn),
-            )
-        return WriteResult(
-            committed=True, version=self._open(table).version(), metrics={"num_rows": data.num_rows}
+        data = self._to_arrow(df, self._spark_schema(dt) if dt is not None else None)
+        write_deltalake(
+            str(table),
+            data,
+            mode="append",
+            partition_by=list(partition_by) or None,
+            commit_properties=self._commit_properties(txn, stamp),
         )
+        return {}
 
-    def replace_where(self, df: DataFrame, table: str, predicate: str, txn: Txn | None = None) -> WriteResult:
+    def _replace_where(
+        self, df: DataFrame, table: str, predicate: str, txn: Txn | None, stamp: str
+    ) -> Mapping[str, Any]:
         from deltalake import write_deltalake
 
-        predicate = check_predicate(predicate)
         dt = self._open(table)
-        if self._skip(dt, txn):
-            return WriteResult(committed=False, version=dt.version())
-        with _delta_errors("replace_where", table):
-            data = self._to_arrow(df, self._spark_schema(dt))
-            write_deltalake(
-                dt,
-                data,
-                mode="overwrite",
-                predicate=predicate,
-                commit_properties=self._commit_properties(txn),
-            )
-        return WriteResult(
-            committed=True, version=self._open(table).version(), metrics={"num_rows": data.num_rows}
+        data = self._to_arrow(df, self._spark_schema(dt))
+        write_deltalake(
+            dt,
+            data,
+            mode="overwrite",
+            predicate=predicate,
+            commit_properties=self._commit_properties(txn, stamp),
         )
+        return {}
 
-    def merge(
+    def _merge(
         self,
         df: DataFrame,
         table: str,
         keys: Sequence[str],
-        *,
-        insert_only: bool = False,
-        target_filter: str | None = None,
-        txn: Txn | None = None,
-    ) -> WriteResult:
-        from deltalake import write_deltalake
-
-        if not keys:
-            raise StorageError("merge needs at least one key column")
+        insert_only: bool,
+        target_filter: str | None,
+        txn: Txn | None,
+        stamp: str,
+    ) -> Mapping[str, Any]:
         dt = self._open(table)
-        if self._skip(dt, txn):
-            return WriteResult(committed=False, version=dt.version())
         schema = self._spark_schema(dt)
         unknown = [k for k in keys if k not in schema.fieldNames()]
         if unknown:
@@ -488,30 +460,22 @@ class DeltaRsStorage(DeltaStorage):
         condition = " AND ".join(f"t.{_df_identifier(k)} = s.{_df_identifier(k)}" for k in keys)
         if target_filter is not None:
             condition += f" AND ({check_predicate(target_filter)})"
-        with _delta_errors("merge", table):
-            data = self._to_arrow(df, schema)
-            merger = dt.merge(
-                source=data,
-                predicate=condition,
-                source_alias="s",
-                target_alias="t",
-                commit_properties=self._commit_properties(txn),
-            )
-            if not insert_only:
-                merger = merger.when_matched_update_all()
-            raw = merger.when_not_matched_insert_all().execute()
-            if txn is not None and self._open(table).transaction_version(txn.app_id) != txn.version:
-                # delta-rs makes no commit when a MERGE changes nothing, and then the txn (the
-                # caller's progress marker) would be lost: record it with an empty commit.
-                write_deltalake(
-                    dt, data.slice(0, 0), mode="append", commit_properties=self._commit_properties(txn)
-                )
-        metrics = {
+        data = self._to_arrow(df, schema)
+        merger = dt.merge(
+            source=data,
+            predicate=condition,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=self._commit_properties(txn, stamp),
+        )
+        if not insert_only:
+            merger = merger.when_matched_update_all()
+        raw = merger.when_not_matched_insert_all().execute()
+        return {
             **raw,
             "num_inserted": int(raw.get("num_target_rows_inserted", 0)),
             "num_updated": int(raw.get("num_target_rows_updated", 0)),
         }
-        return WriteResult(committed=True, version=self._open(table).version(), metrics=metrics)
 
     # --- maintenance ----------------------------------------------------------------------------
     def optimize(self, table: str, zorder_by: Sequence[str] = (), where: str | None = None) -> dict[str, Any]:
@@ -632,22 +596,3 @@ def _check_new_columns(columns: Sequence[Any], existing: set[str], table: str) -
     not_nullable = [c.name for c in columns if not c.nullable]
     if not_nullable:
         raise StorageError(f"added columns must be nullable: {not_nullable}")
-
-
-def _check_compatible(df_schema: StructType, table_schema: StructType) -> None:
-    """Raise StorageError unless the DataFrame has exactly the table's columns and types
-    (nullability aside; order may differ) - Delta's schema enforcement without evolution."""
-    df_types = {f.name: f.dataType for f in df_schema.fields}
-    table_types = {f.name: f.dataType for f in table_schema.fields}
-    problems = []
-    missing = [n for n in table_types if n not in df_types]
-    extra = [n for n in df_types if n not in table_types]
-    if missing:
-        problems.append(f"missing columns {missing}")
-    if extra:
-        problems.append(f"unknown columns {extra}")
-    for name, table_type in table_types.items():
-        if name in df_types and _strip_nullability(df_types[name]) != _strip_nullability(table_type):
-            problems.append(f"column {name}: {df_types[name].simpleString()} != {table_type.simpleString()}")
-    if problems:
-        raise StorageError("DataFrame does not match the table schema: " + "; ".join(problems))

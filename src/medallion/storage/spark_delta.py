@@ -1,45 +1,34 @@
-"""The spark-delta engine: Delta through Spark SQL on Databricks; tables are Unity Catalog names.
+"""The spark-delta engine: Delta through Spark SQL and the DataFrameWriter - what runs on Databricks.
 
-Every SQL text and writer-option dict comes from the pure builders of :mod:`.sql` (unit-tested
-locally, where Spark has no Delta jars); this class only runs them.
+A table is a Unity Catalog name (``catalog.schema.table``) on Databricks, or a storage path
+(``/abs/folder`` or ``scheme://...``) addressed as ``delta.`<path>``` - how the same engine runs
+locally and in the test suite, on the real Delta Lake jars. Every SQL text and writer-option dict
+comes from the pure builders of :mod:`.sql`; this class only runs them.
 
-Idempotency (Txn) - what is used and why:
-
-* DataFrame writes (append, replace_where) pass the documented DataFrameWriter options
-  ``txnAppId`` / ``txnVersion`` (Databricks "Enable idempotent writes across jobs"): Delta itself
-  skips a write whose version is <= the last one recorded for the app id, atomically with the
-  commit.
-* MERGE is SQL, which takes no writer options: it carries the Txn in the session confs
-  ``spark.databricks.delta.write.txnAppId`` / ``spark.databricks.delta.write.txnVersion``
-  (Delta >= 2.3, delta-io/delta#1555; named in Databricks' DELTA_INVALID_IDEMPOTENT_WRITES_OPTIONS
-  error docs). They are set just for the statement and restored afterwards, because a session
-  conf would otherwise apply to every later DML statement of the session.
-* Reading the last committed Txn version: neither Delta nor Databricks has a public API for a
-  table's ``txn`` actions (only internal Scala ``DeltaLog.snapshot.transactions``), and reading
-  ``_delta_log`` of a UC managed table directly is not allowed. So every Txn commit is also
-  stamped with commitInfo ``userMetadata`` = ``{"medallion_txn": {"app_id": ..., "version": ...}}``
-  (writer option ``userMetadata`` / session conf ``spark.databricks.delta.commitInfo.userMetadata``,
-  both documented in "Enrich tables with custom metadata"), and :meth:`committed_version` takes
-  the newest stamped commit of ``DESCRIBE HISTORY`` (:func:`.sql.committed_version_from_history`).
-  Caveats: history only reaches back ``delta.logRetentionDuration`` (30 days by default) - an app
-  id whose last Txn commit is older reads as None, but Delta's own txn check still skips stale
-  writes; commits made by other tools without the stamp are invisible. A write Delta silently
-  skipped is also detected by the table version not moving (``committed=False``).
-* The pre-check + write is not atomic across *concurrent* runs of the same job; the pipeline runs
-  jobs with ``max_concurrent_runs=1``, and Delta's own txn check covers the DataFrame writes.
+Idempotency (Txn): DataFrame writes (append, replace_where) pass the documented writer options
+``txnAppId`` / ``txnVersion`` ("idempotent writes"), so Delta itself skips a write whose version is
+<= the last one recorded for the app id, atomically with the commit. MERGE is SQL, which takes no
+writer options: it carries the Txn in the session confs ``spark.databricks.delta.write.txnAppId`` /
+``txnVersion`` (Delta >= 2.3), set just for the statement and restored afterwards. Every Txn commit
+is also stamped with ``userMetadata`` (writer option / ``spark.databricks.delta.commitInfo.
+userMetadata``); whether a write committed is decided from that stamp by the engine-independent
+bookkeeping of :class:`.base.DeltaStorage` (a bounded ``DESCRIBE HISTORY ... LIMIT n``).
+Spark exposes no public API to read a table's ``txn`` state, so :meth:`_already_committed` leaves
+the check to Delta's atomic one inside the write; job progress never comes from the history.
 
 Other notes: ``properties`` are the table's explicit configuration (DESCRIBE DETAIL
 ``properties``, like delta-rs' metadata configuration); ``files`` uses the ``_metadata`` hidden
 column (path, size, row count, partition values) - Delta exposes no public per-file statistics,
 so min/max values are empty here; ``vacuum`` below 168 hours turns off
 ``spark.databricks.delta.retentionDurationCheck.enabled`` for the statement (the caller owns the
-safety decision), and a real VACUUM returns the files its preceding DRY RUN listed.
+safety decision).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -51,7 +40,7 @@ from medallion.storage.base import (
     StorageError,
     TableNotFoundError,
     Txn,
-    WriteResult,
+    canonical_metrics,
 )
 
 if TYPE_CHECKING:
@@ -71,17 +60,38 @@ def normalize_history_row(row: Mapping[str, Any]) -> dict[str, Any]:
         entry["timestamp"] = ts.astimezone(_dt.timezone.utc)
     entry["operationParameters"] = dict(entry.get("operationParameters") or {})
     entry["operationMetrics"] = dict(entry.get("operationMetrics") or {})
+    entry["metrics"] = canonical_metrics(entry["operationMetrics"])
     return entry
 
 
-def file_info_from_row(row: Mapping[str, Any], partition_by: Sequence[str] = ()) -> FileInfo:
-    """A row of :func:`.sql.build_files_sql` -> FileInfo."""
+def local_path(path: str) -> str:
+    """A ``file:`` URI as a plain local path (how delta-rs reports files); other URIs unchanged."""
+    if path.startswith("file:"):
+        return urllib.parse.unquote(urllib.parse.urlparse(path).path)
+    return path
+
+
+def file_info_from_row(
+    row: Mapping[str, Any], partition_by: Sequence[str] = (), stats_columns: Sequence[str] = ()
+) -> FileInfo:
+    """A row of :func:`.sql.build_files_sql` -> FileInfo (local ``file:`` URIs become paths)."""
     return FileInfo(
-        path=str(row["path"]),
+        path=local_path(str(row["path"])),
         size_bytes=int(row["size_bytes"]),
         num_records=int(row["num_records"]) if row.get("num_records") is not None else None,
+        min_values={c: row.get(f"min__{c}") for c in stats_columns},
+        max_values={c: row.get(f"max__{c}") for c in stats_columns},
         partition_values={c: row.get(c) for c in partition_by},
     )
+
+
+def stats_columns(schema: StructType, partition_by: Sequence[str]) -> list[str]:
+    """The columns a file's min/max statistics cover: top-level strings, numbers, dates and
+    timestamps that are not partition columns (like Delta's own per-file statistics)."""
+    from pyspark.sql import types as T
+
+    kinds = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType)
+    return [f.name for f in schema.fields if isinstance(f.dataType, kinds) and f.name not in partition_by]
 
 
 @contextlib.contextmanager
@@ -101,25 +111,45 @@ def session_confs(spark: SparkSession, confs: Mapping[str, str]) -> Iterator[Non
                 spark.conf.set(key, value)
 
 
+#: Spark/Delta error classes (and message fragments) that mean "the table is not there".
+_NOT_FOUND_MARKERS = (
+    "TABLE_OR_VIEW_NOT_FOUND",
+    "DELTA_TABLE_NOT_FOUND",
+    "DELTA_MISSING_DELTA_TABLE",
+    "is not a Delta table",
+    "PATH_NOT_FOUND",
+)
+
+
 class SparkDeltaStorage(DeltaStorage):
-    """Delta through Spark SQL / DataFrameWriter; ``table`` is ``catalog.schema.table``."""
+    """Delta through Spark SQL / DataFrameWriter; ``table`` is ``catalog.schema.table`` or a path."""
 
     engine = "spark-delta"
     supports_liquid_clustering = True
 
     # --- helpers ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _native_errors(self, action: str, table: str) -> Iterator[None]:
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+
+        try:
+            yield
+        except StorageError:
+            raise
+        except (PySparkException, Py4JError) as exc:
+            text = str(exc)
+            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            if any(marker in text for marker in _NOT_FOUND_MARKERS):
+                raise TableNotFoundError(f"{action}: no Delta table {table}: {first}") from exc
+            raise StorageError(f"{action} on {table} failed: {first}") from exc
+
     def _require(self, table: str) -> None:
         if not self.exists(table):
             raise TableNotFoundError(f"table {table} does not exist")
 
     def _sql(self, text: str) -> DataFrame:
         return self.spark.sql(text)
-
-    def _skip(self, table: str, txn: Txn | None) -> bool:
-        if txn is None:
-            return False
-        committed = self.committed_version(table, txn.app_id)
-        return committed is not None and txn.version <= committed
 
     def _write(
         self,
@@ -130,24 +160,28 @@ class SparkDeltaStorage(DeltaStorage):
         partition_by: Sequence[str] = (),
         replace_where: str | None = None,
         txn: Txn | None = None,
-    ) -> WriteResult:
-        before = self.version(table)
-        if before is not None and self._skip(table, txn):
-            return WriteResult(committed=False, version=before)
-        options = sql.writer_options(mode, txn=txn, replace_where=replace_where)
+        stamp: str | None = None,
+    ) -> dict[str, Any]:
+        options = sql.writer_options(mode, txn=txn, replace_where=replace_where, user_metadata=stamp)
         writer = df.write.format("delta").mode(mode).options(**options)
         if partition_by:
             for column in partition_by:
                 sql.quote_identifier(column)  # validation
             writer = writer.partitionBy(*partition_by)
-        writer.saveAsTable(sql.quote_table_name(table))
-        after = self.version(table)
-        # Delta skips a txn write it has already seen without failing: the version does not move.
-        return WriteResult(committed=before is None or after != before, version=after)
+        if sql.is_path_table(table):
+            sql.quote_table_name(table)  # validation
+            writer.save(table)
+        else:
+            writer.saveAsTable(sql.quote_table_name(table))
+        return {}
 
     # --- metadata -----------------------------------------------------------------------------
     def exists(self, table: str) -> bool:
         sql.quote_table_name(table)  # validation
+        if sql.is_path_table(table):
+            from delta.tables import DeltaTable
+
+            return bool(DeltaTable.isDeltaTable(self.spark, table))
         return bool(self.spark.catalog.tableExists(table))
 
     def create_if_missing(
@@ -157,10 +191,25 @@ class SparkDeltaStorage(DeltaStorage):
         partition_by: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
     ) -> bool:
-        statement = sql.build_create_table_sql(table, schema, partition_by, properties)
+        """Through Delta's ``DeltaTable.createIfNotExists`` builder, which (unlike SQL DDL) keeps the
+        nullability of array elements and map values."""
+        from delta.tables import DeltaTable
+
+        sql.build_columns_ddl(schema)  # validates the column names (and no duplicates)
+        missing = [c for c in partition_by if c not in schema.fieldNames()]
+        if missing:
+            raise StorageError(f"partition columns {missing} are not in the schema of {table}")
+        quoted = sql.quote_table_name(table)
         if self.exists(table):
             return False
-        self._sql(statement)
+        builder = DeltaTable.createIfNotExists(self.spark)
+        builder = builder.location(table) if sql.is_path_table(table) else builder.tableName(quoted)
+        builder = builder.addColumns(schema)
+        if partition_by:
+            builder = builder.partitionedBy(*partition_by)
+        for key, value in (properties or {}).items():
+            builder = builder.property(key, str(value))
+        builder.execute()
         return True
 
     def version(self, table: str) -> int | None:
@@ -171,7 +220,7 @@ class SparkDeltaStorage(DeltaStorage):
 
     def schema(self, table: str) -> StructType:
         self._require(table)
-        return self.spark.table(sql.quote_table_name(table)).schema
+        return self._sql(sql.build_select_sql(table)).schema
 
     def _detail(self, table: str) -> dict[str, Any]:
         self._require(table)
@@ -192,13 +241,21 @@ class SparkDeltaStorage(DeltaStorage):
             return
         statement = sql.build_add_columns_sql(table, columns)
         self._require(table)
+        existing = set(self.schema(table).fieldNames())
+        clash = sorted({c.name for c in columns if c.name in existing})
+        if clash:
+            raise StorageError(f"columns {clash} already exist in {table}")
         self._sql(statement)
 
     def declare_primary_key(
         self, table: str, columns: Sequence[str], timeseries_column: str | None = None
     ) -> None:
-        """UC ``PRIMARY KEY (k, ts TIMESERIES)`` (key columns made NOT NULL first, as UC requires),
-        skipped when the table already has one; then the properties (base implementation)."""
+        """Unity Catalog tables: ``PRIMARY KEY (k, ts TIMESERIES)`` (key columns made NOT NULL first,
+        as UC requires), skipped when the table already has one; then the properties (base
+        implementation). Path tables have no catalog constraint: the properties only."""
+        if sql.is_path_table(table):
+            super().declare_primary_key(table, columns, timeseries_column)
+            return
         add_constraint = sql.build_add_primary_key_sql(table, list(columns), timeseries_column)
         schema = self.schema(table)
         unknown = [c for c in columns if c not in schema.fieldNames()]
@@ -218,10 +275,14 @@ class SparkDeltaStorage(DeltaStorage):
         rows = [normalize_history_row(r.asDict(recursive=True)) for r in self._sql(statement).collect()]
         return sorted(rows, key=lambda r: r["version"], reverse=True)
 
+    def partition_columns(self, table: str) -> list[str]:
+        return list(self._detail(table).get("partitionColumns") or [])
+
     def files(self, table: str) -> list[FileInfo]:
-        partition_by = list(self._detail(table).get("partitionColumns") or [])
-        rows = self._sql(sql.build_files_sql(table, partition_by)).collect()
-        return [file_info_from_row(r.asDict(), partition_by) for r in rows]
+        partition_by = self.partition_columns(table)
+        stats = stats_columns(self.schema(table), partition_by)
+        rows = self._sql(sql.build_files_sql(table, partition_by, stats)).collect()
+        return [file_info_from_row(r.asDict(), partition_by, stats) for r in rows]
 
     # --- reads --------------------------------------------------------------------------------
     def read(self, table: str, where: str | None = None, version: int | None = None) -> DataFrame:
@@ -249,59 +310,61 @@ class SparkDeltaStorage(DeltaStorage):
         if end_version is not None and end_version > current:
             options["endingVersion"] = str(current)
         reader = self.spark.read.format("delta").options(**options)
-        return reader.table(sql.quote_table_name(table)).where("_change_type = 'insert'")
+        if sql.is_path_table(table):
+            changes = reader.load(table)
+        else:
+            changes = reader.table(sql.quote_table_name(table))
+        changes = changes.where("_change_type = 'insert'")
+        # Resolve the plan now (Spark is lazy): a range whose log or change files are gone (log
+        # cleanup, VACUUM) must fail here, as StorageError, not later inside the caller's job.
+        changes.schema  # noqa: B018 - forces analysis
+        return changes
 
-    # --- idempotency --------------------------------------------------------------------------
-    def committed_version(self, table: str, app_id: str) -> int | None:
-        if not self.exists(table):
-            return None
-        history = self._sql(sql.build_history_sql(table)).select("version", "userMetadata")
-        rows = history.where(f"userMetadata LIKE '%{sql.TXN_METADATA_KEY}%'").collect()
-        return sql.committed_version_from_history([r.asDict() for r in rows], app_id)
+    # --- writes (the Txn bookkeeping is the base class's) -------------------------------------
+    def _already_committed(self, table: str, txn: Txn) -> bool:
+        return False  # Delta checks txnAppId/txnVersion atomically inside the write
 
-    # --- writes -------------------------------------------------------------------------------
-    def append(
-        self, df: DataFrame, table: str, partition_by: Sequence[str] = (), txn: Txn | None = None
-    ) -> WriteResult:
-        return self._write(df, table, "append", partition_by=partition_by, txn=txn)
+    def _append(
+        self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
+    ) -> Mapping[str, Any]:
+        if partition_by and self.exists(table):
+            current = list(self._detail(table).get("partitionColumns") or [])
+            if current != list(partition_by):
+                raise StorageError(
+                    f"partition_by {list(partition_by)} differs from the partitioning {current} of {table}"
+                )
+        return self._write(df, table, "append", partition_by=partition_by, txn=txn, stamp=stamp)
 
-    def replace_where(self, df: DataFrame, table: str, predicate: str, txn: Txn | None = None) -> WriteResult:
-        sql.check_predicate(predicate)
-        self._require(table)
-        return self._write(df, table, "overwrite", replace_where=predicate, txn=txn)
+    def _replace_where(
+        self, df: DataFrame, table: str, predicate: str, txn: Txn | None, stamp: str
+    ) -> Mapping[str, Any]:
+        return self._write(df, table, "overwrite", replace_where=predicate, txn=txn, stamp=stamp)
 
-    def merge(
+    def _merge(
         self,
         df: DataFrame,
         table: str,
         keys: Sequence[str],
-        *,
-        insert_only: bool = False,
-        target_filter: str | None = None,
-        txn: Txn | None = None,
-    ) -> WriteResult:
+        insert_only: bool,
+        target_filter: str | None,
+        txn: Txn | None,
+        stamp: str,
+    ) -> Mapping[str, Any]:
         view = f"medallion_merge_source_{uuid.uuid4().hex}"
         statement = sql.build_merge_sql(
             table, view, keys, insert_only=insert_only, target_filter=target_filter
         )
-        self._require(table)
-        before = self.version(table)
-        if self._skip(table, txn):
-            return WriteResult(committed=False, version=before)
-        confs = sql.txn_session_confs(txn) if txn is not None else {}
+        unknown = [k for k in keys if k not in self.schema(table).fieldNames()]
+        if unknown:
+            raise StorageError(f"merge keys {unknown} are not columns of {table}")
+        confs = sql.txn_session_confs(txn, stamp)
         df.createOrReplaceTempView(view)
         try:
             with session_confs(self.spark, confs):
                 rows = self._sql(statement).collect()
         finally:
             self.spark.catalog.dropTempView(view)
-        metrics = sql.parse_merge_metrics(rows[0].asDict() if rows else None)
-        if txn is not None and self.committed_version(table, txn.app_id) != txn.version:
-            # A MERGE that changes nothing may make no commit; the txn is the caller's progress
-            # marker, so record it with an empty idempotent append.
-            self.append(self.spark.createDataFrame([], self.schema(table)), table, txn=txn)
-        after = self.version(table)
-        return WriteResult(committed=after != before, version=after, metrics=metrics)
+        return sql.parse_merge_metrics(rows[0].asDict() if rows else None)
 
     # --- maintenance --------------------------------------------------------------------------
     def optimize(self, table: str, zorder_by: Sequence[str] = (), where: str | None = None) -> dict[str, Any]:
@@ -317,7 +380,7 @@ class SparkDeltaStorage(DeltaStorage):
         self._require(table)
         confs = {sql.RETENTION_CHECK_CONF: "false"} if retention_hours < DEFAULT_RETENTION_HOURS else {}
         with session_confs(self.spark, confs):
-            paths = sorted(str(r["path"]) for r in self._sql(dry_statement).collect())
+            paths = sorted(local_path(str(r["path"])) for r in self._sql(dry_statement).collect())
             if not dry_run and paths:
                 self._sql(statement).collect()
         return paths

@@ -8,12 +8,11 @@ string values are single-quoted with escaping; free-form predicates (``where``) 
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from medallion.storage.base import StorageError, Txn
+from medallion.storage.base import StorageError, Txn, write_stamp
 
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructField, StructType
@@ -23,9 +22,6 @@ if TYPE_CHECKING:
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*")
 _MAX_IDENTIFIER_LENGTH = 255
 _PROPERTY_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
-
-#: The JSON key stamped into commitInfo.userMetadata of every Txn commit (see spark_delta).
-TXN_METADATA_KEY = "medallion_txn"
 
 #: Session confs that carry a Txn into SQL DML (MERGE/INSERT/UPDATE/DELETE), Delta >= 2.3.
 TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
@@ -49,10 +45,21 @@ def quote_identifier(name: str) -> str:
     return f"`{name}`"
 
 
+def is_path_table(name: str) -> bool:
+    """True for a table given as a storage path (a local folder or a ``scheme://`` URI) rather than a
+    Unity Catalog name: the spark-delta engine addresses it as ``delta.`<path>```."""
+    return isinstance(name, str) and (name.startswith("/") or "://" in name)
+
+
 def quote_table_name(name: str) -> str:
-    """``catalog.schema.table`` (1 to 3 parts) -> ```catalog`.`schema`.`table```."""
+    """``catalog.schema.table`` (1 to 3 parts) -> ```catalog`.`schema`.`table```; an absolute path or
+    URI -> ``delta.`<path>``` (path-based Delta table)."""
     if not isinstance(name, str) or not name:
         raise StorageError(f"invalid table name {name!r}")
+    if is_path_table(name):
+        if "`" in name or any(ord(ch) < 32 for ch in name):
+            raise StorageError(f"invalid table path {name!r}: no backticks or control characters")
+        return f"delta.`{name}`"
     parts = name.split(".")
     if len(parts) > 3:
         raise StorageError(f"invalid table name {name!r}: at most catalog.schema.table")
@@ -281,13 +288,19 @@ def build_detail_sql(table: str) -> str:
     return f"DESCRIBE DETAIL {quote_table_name(table)}"
 
 
-def build_files_sql(table: str, partition_by: Sequence[str] = ()) -> str:
-    """One row per data file of the current version: path, size, row count, partition values
-    (through the ``_metadata`` hidden column; Delta exposes no public per-file stats API)."""
+def build_files_sql(table: str, partition_by: Sequence[str] = (), stats_columns: Sequence[str] = ()) -> str:
+    """One row per data file of the current version: path, size, row count, partition values and
+    ``min__<c>`` / ``max__<c>`` of ``stats_columns`` (through the ``_metadata`` hidden column; Delta
+    exposes no public per-file stats API, so the values are computed from the file's rows)."""
     parts = "".join(f", first({quote_identifier(c)}) AS {quote_identifier(c)}" for c in partition_by)
+    stats = "".join(
+        f", min({quote_identifier(c)}) AS {quote_identifier('min__' + c)}"
+        f", max({quote_identifier(c)}) AS {quote_identifier('max__' + c)}"
+        for c in stats_columns
+    )
     return (
         "SELECT _metadata.file_path AS path, _metadata.file_size AS size_bytes, "
-        f"count(*) AS num_records{parts} FROM {quote_table_name(table)} "
+        f"count(*) AS num_records{parts}{stats} FROM {quote_table_name(table)} "
         "GROUP BY _metadata.file_path, _metadata.file_size"
     )
 
@@ -306,21 +319,20 @@ def change_feed_options(start_version: int, end_version: int | None = None) -> d
 
 
 # --- writes -----------------------------------------------------------------------------------
-def txn_user_metadata(txn: Txn) -> str:
-    """The commitInfo.userMetadata stamped on a Txn commit (read back by committed_version)."""
-    return json.dumps({TXN_METADATA_KEY: {"app_id": txn.app_id, "version": txn.version}}, sort_keys=True)
-
-
 def writer_options(
     mode: str,
     *,
     txn: Txn | None = None,
     replace_where: str | None = None,
+    user_metadata: str | None = None,
 ) -> dict[str, str]:
-    """DataFrameWriter options of a Delta write (``mode`` is append or overwrite)."""
+    """DataFrameWriter options of a Delta write (``mode`` is append or overwrite). ``user_metadata``
+    (default: :func:`.base.write_stamp` of the Txn, when there is one) becomes the commit's
+    userMetadata; ``optimizeWrite`` makes Delta write one file per partition and batch instead of
+    one per Spark task (Databricks' optimized writes)."""
     if mode not in ("append", "overwrite"):
         raise StorageError(f"unsupported write mode {mode!r}")
-    options: dict[str, str] = {}
+    options: dict[str, str] = {"optimizeWrite": "true"}
     if replace_where is not None:
         if mode != "overwrite":
             raise StorageError("replaceWhere needs mode overwrite")
@@ -328,17 +340,24 @@ def writer_options(
     if txn is not None:
         options["txnAppId"] = txn.app_id
         options["txnVersion"] = str(txn.version)
-        options["userMetadata"] = txn_user_metadata(txn)
+    if user_metadata is None and txn is not None:
+        user_metadata = write_stamp(txn)
+    if user_metadata is not None:
+        options["userMetadata"] = user_metadata
     return options
 
 
-def txn_session_confs(txn: Txn) -> dict[str, str]:
+def txn_session_confs(txn: Txn | None, user_metadata: str | None = None) -> dict[str, str]:
     """Session confs that make SQL DML (MERGE) idempotent and stamp its userMetadata."""
-    return {
-        TXN_APP_ID_CONF: txn.app_id,
-        TXN_VERSION_CONF: str(txn.version),
-        USER_METADATA_CONF: txn_user_metadata(txn),
-    }
+    confs: dict[str, str] = {}
+    if txn is not None:
+        confs[TXN_APP_ID_CONF] = txn.app_id
+        confs[TXN_VERSION_CONF] = str(txn.version)
+    if user_metadata is None and txn is not None:
+        user_metadata = write_stamp(txn)
+    if user_metadata is not None:
+        confs[USER_METADATA_CONF] = user_metadata
+    return confs
 
 
 def build_merge_sql(
@@ -390,38 +409,6 @@ def build_cluster_by_sql(table: str, columns: Sequence[str]) -> str:
 
 
 # --- parsing results ----------------------------------------------------------------------------
-def parse_txn_user_metadata(user_metadata: str | None) -> Txn | None:
-    """The Txn stamped by :func:`txn_user_metadata`, None for any other/absent metadata."""
-    if not user_metadata:
-        return None
-    try:
-        payload = json.loads(user_metadata)
-    except (TypeError, ValueError):
-        return None
-    entry = payload.get(TXN_METADATA_KEY) if isinstance(payload, dict) else None
-    if not isinstance(entry, dict):
-        return None
-    app_id, version = entry.get("app_id"), entry.get("version")
-    if not isinstance(app_id, str) or not app_id or type(version) is not int or version < 0:
-        return None
-    return Txn(app_id, version)
-
-
-def committed_version_from_history(rows: Iterable[Mapping[str, Any]], app_id: str) -> int | None:
-    """The Txn version of the newest commit (highest table version) stamped for ``app_id``.
-
-    ``rows`` are DESCRIBE HISTORY rows (need ``version`` and ``userMetadata``) in any order.
-    Like Delta's own txn action, the *latest* commit wins, not the largest Txn version."""
-    stamped = []
-    for row in rows:
-        txn = parse_txn_user_metadata(row.get("userMetadata"))
-        if txn is not None and txn.app_id == app_id:
-            stamped.append((int(row["version"]), txn.version))
-    if not stamped:
-        return None
-    return max(stamped)[1]
-
-
 def parse_optimize_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
     """OPTIMIZE's ``metrics`` struct -> dict with files_added / files_removed plus the raw keys."""
     raw = dict(metrics or {})

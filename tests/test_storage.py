@@ -1,4 +1,4 @@
-"""DeltaRsStorage against real Delta tables (delta-rs) in a temporary warehouse."""
+"""The storage adapter against real Delta tables, on both engines (delta-rs and spark-delta)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pyspark.sql import types as T
 
 from medallion.storage import StorageError, TableNotFoundError, Txn
 from medallion.storage.delta_rs import (
-    DeltaRsStorage,
     arrow_schema_to_spark,
     arrow_type_to_spark,
     spark_schema_to_arrow,
@@ -46,7 +45,7 @@ def sort(df):
 
 
 @pytest.fixture
-def events_table(storage: DeltaRsStorage, warehouse) -> str:
+def events_table(storage, warehouse) -> str:
     table = str(warehouse / "silver" / "events")
     assert storage.create_if_missing(table, EVENTS, partition_by=["event_date"], properties=CDF)
     return table
@@ -211,7 +210,7 @@ def test_create_if_missing_creates_once(storage, warehouse):
     assert storage.version(table) == 0
     assert storage.schema(table) == EVENTS
     assert storage.properties(table) == {**CDF, "medallion.layer": "silver"}
-    assert storage._open(table).metadata().partition_columns == ["event_date"]
+    assert storage.partition_columns(table) == ["event_date"]
     other = T.StructType([T.StructField("x", T.IntegerType())])
     assert storage.create_if_missing(table, other, [], {"a": "b"}) is False
     assert storage.version(table) == 0
@@ -237,7 +236,8 @@ def test_missing_table_raises_table_not_found(storage, warehouse):
     ):
         with pytest.raises(TableNotFoundError):
             call()
-    assert storage.committed_version(missing, "app") is None
+    with pytest.raises(TableNotFoundError):
+        storage.partition_columns(missing)
 
 
 def test_a_plain_parquet_folder_is_not_a_table(storage, spark, warehouse):
@@ -268,7 +268,7 @@ def test_history_newest_first(storage, spark, events_table):
         assert isinstance(entry["timestamp"], dt.datetime) and entry["timestamp"].tzinfo is not None
         assert isinstance(entry["operationParameters"], dict)
         assert isinstance(entry["operationMetrics"], dict)
-    assert history[0]["operationMetrics"]["num_added_rows"] == 1
+    assert history[0]["metrics"]["rows_added"] == 1
     assert [h["version"] for h in storage.history(events_table, limit=1)] == [2]
 
 
@@ -344,7 +344,7 @@ def test_append_creates_a_partitioned_table(storage, spark, warehouse):
         storage, spark, table, rows(("a", 1, 1.0, 1), ("b", 2, 2.0, 2)), partition_by=["event_date"]
     )
     assert result.committed and result.version == 0
-    assert storage._open(table).metadata().partition_columns == ["event_date"]
+    assert storage.partition_columns(table) == ["event_date"]
     assert {tuple(f.partition_values.values()) for f in storage.files(table)} == {(d(1),), (d(2),)}
     assert os.path.isdir(os.path.join(table, "event_date=2024-01-01"))
     with pytest.raises(StorageError, match="partition"):
@@ -373,29 +373,25 @@ def test_append_matches_columns_by_name_and_enforces_schema(storage, spark, even
 
 def test_idempotent_append_with_txn(storage, spark, events_table):
     batch = rows(("a", 1, 1.0, 1), ("b", 2, 2.0, 1))
-    assert storage.committed_version(events_table, "bronze-job") is None
     first = write(storage, spark, events_table, batch, txn=Txn("bronze-job", 7))
     assert first.committed and first.version == 1
-    assert storage.committed_version(events_table, "bronze-job") == 7
-    assert storage.committed_version(events_table, "other-job") is None
     for version in (7, 3):  # a retry of the same batch, and an older batch
         again = write(storage, spark, events_table, batch, txn=Txn("bronze-job", version))
         assert not again.committed
         assert again.version == 1
     assert storage.version(events_table) == 1
     assert storage.read(events_table).count() == 2
-    assert storage.committed_version(events_table, "bronze-job") == 7
     # a newer version and another app id are written
     assert write(storage, spark, events_table, rows(("c", 3, 3.0, 2)), txn=Txn("bronze-job", 8)).committed
     assert write(storage, spark, events_table, rows(("d", 4, 4.0, 2)), txn=Txn("other-job", 1)).committed
-    assert storage.committed_version(events_table, "bronze-job") == 8
+    assert not write(storage, spark, events_table, rows(("e", 5, 5.0, 2)), txn=Txn("bronze-job", 8)).committed
     assert storage.read(events_table).count() == 4
 
 
 def test_txn_is_recorded_for_an_empty_batch(storage, spark, events_table):
     empty = spark.createDataFrame([], EVENTS)
     assert storage.append(empty, events_table, txn=Txn("job", 1)).committed
-    assert storage.committed_version(events_table, "job") == 1
+    assert storage.version(events_table) == 1
     assert not storage.append(empty, events_table, txn=Txn("job", 1)).committed
 
 
@@ -434,7 +430,7 @@ def test_merge_upsert(storage, spark, events_table):
     assert_df_equality(sort(storage.read(events_table)), sort(expected))
     skipped = storage.merge(source, events_table, ["event_id", "event_date"], txn=Txn("gold", 1))
     assert not skipped.committed and skipped.version == result.version
-    assert storage.committed_version(events_table, "gold") == 1
+    assert_df_equality(sort(storage.read(events_table)), sort(expected))
 
 
 def test_merge_insert_only_skips_existing_keys(storage, spark, events_table):
@@ -457,7 +453,6 @@ def test_merge_that_changes_nothing_still_records_its_txn(storage, spark, events
     before = storage.version(events_table)
     result = storage.merge(source, events_table, ["event_id"], insert_only=True, txn=Txn("job", 4))
     assert result.committed and result.metrics["num_inserted"] == 0
-    assert storage.committed_version(events_table, "job") == 4
     assert storage.version(events_table) == before + 1
     assert storage.read(events_table).count() == 1
     again = storage.merge(source, events_table, ["event_id"], insert_only=True, txn=Txn("job", 4))
@@ -488,8 +483,13 @@ def test_merge_target_filter_prunes_without_changing_the_result(storage, spark, 
     assert_df_equality(sort(pruned[1]), sort(plain[1]))
     assert pruned[0].metrics["num_inserted"] == plain[0].metrics["num_inserted"] == 1
     assert pruned[0].metrics["num_updated"] == plain[0].metrics["num_updated"] == 1
-    assert pruned[0].metrics["num_target_files_scanned"] < plain[0].metrics["num_target_files_scanned"]
-    assert pruned[0].metrics["num_target_files_skipped_during_scan"] > 0
+    if storage.engine == "spark-delta":
+        # Explicit engine limit: open-source Delta's MERGE reports no scanned/skipped file counts
+        # (Databricks adds numTargetFilesBefore/AfterSkipping), so pruning is not observable here.
+        assert "target_files_scanned" not in pruned[0].metrics
+        return
+    assert pruned[0].metrics["target_files_scanned"] < plain[0].metrics["target_files_scanned"]
+    assert pruned[0].metrics["target_files_skipped"] > 0
 
 
 def test_merge_validates_keys(storage, spark, events_table):
