@@ -244,6 +244,9 @@ class KafkaBroker:
             "log.dirs": str(self.workdir / "data"),
             "num.partitions": str(self.partitions),
             "auto.create.topics.enable": "false",
+            # Keep every record: tests produce fixed, old CreateTime timestamps, which the default
+            # 7-day time retention would delete at the first retention check (30 s after start).
+            "log.retention.ms": "-1",
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "1",
             "transaction.state.log.replication.factor": "1",
