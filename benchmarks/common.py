@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 HERE = Path(__file__).resolve().parent
+#: The Delta Lake jars of the spark-delta engine are cached here (the git-ignored cache the test
+#: suite uses too), so that no benchmark downloads them twice.
+IVY_DIR = HERE.parent / ".cache" / "ivy"
+ENGINES = ("delta-rs", "spark-delta")
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 if TYPE_CHECKING:
@@ -35,16 +39,59 @@ if TYPE_CHECKING:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """--root, --keep, --engine, --shuffle-partitions, --driver-memory."""
+    """--root, --keep, --engine, --shuffle-partitions, --driver-memory, --ivy-dir."""
     parser.add_argument(
         "--root",
         default=None,
         help="scratch folder for landing files and warehouses (default: a new temp dir, removed at the end)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder at the end")
-    parser.add_argument("--engine", default="delta-rs", choices=["delta-rs", "spark-delta"])
+    parser.add_argument(
+        "--engine", default="delta-rs", choices=ENGINES, help="Delta engine of the storage adapter"
+    )
     parser.add_argument("--shuffle-partitions", type=int, default=4)
     parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory of the local session")
+    parser.add_argument(
+        "--ivy-dir", default=str(IVY_DIR), help="cache of the Delta Lake jars (spark-delta engine only)"
+    )
+
+
+def add_engines_argument(parser: argparse.ArgumentParser) -> None:
+    """--engines a,b: run the benchmark on each engine in turn, in one process (overrides --engine)."""
+    parser.add_argument(
+        "--engines",
+        default=None,
+        type=parse_engines,
+        help=f"comma-separated engines to run one after the other in this process, e.g. {','.join(ENGINES)} "
+        "(overrides --engine; one Delta-enabled session serves them all)",
+    )
+
+
+def parse_engines(value: str) -> list[str]:
+    engines = [e.strip() for e in value.split(",") if e.strip()]
+    unknown = sorted(set(engines) - set(ENGINES))
+    if not engines or unknown or len(set(engines)) != len(engines):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct engines among {', '.join(ENGINES)}, got {value!r}"
+        )
+    return engines
+
+
+def selected_engines(args: argparse.Namespace) -> list[str]:
+    """The engines to run: ``--engines`` when given, else ``[--engine]``."""
+    return list(getattr(args, "engines", None) or [args.engine])
+
+
+def needs_delta(args: argparse.Namespace) -> bool:
+    """Whether the session needs the Delta Lake jars (some selected engine is spark-delta)."""
+    return "spark-delta" in selected_engines(args)
+
+
+def session_for(app_name: str, args: argparse.Namespace) -> SparkSession:
+    """The local session for the selected engines (Delta jars from ``--ivy-dir`` for spark-delta)."""
+    return local_spark(
+        app_name, args.shuffle_partitions, args.driver_memory, delta=needs_delta(args), ivy_dir=args.ivy_dir
+    )
 
 
 def add_event_arguments(parser: argparse.ArgumentParser, *, events: int, days: int) -> None:
@@ -81,7 +128,7 @@ def land_and_start(
     generated = write_landing(spec, landing)
     print(generated.summary(), flush=True)
     with timed() as startup:
-        spark = local_spark(app_name, args.shuffle_partitions, args.driver_memory)
+        spark = session_for(app_name, args)
     print(f"machine: {machine(spark)}")
     print(f"spark session start: {startup.seconds:.1f} s (not counted)", flush=True)
     return generated, spark
@@ -106,23 +153,38 @@ def scratch_root(root: str | None, prefix: str, keep: bool = False) -> Iterator[
             shutil.rmtree(path, ignore_errors=True)
 
 
-def local_spark(app_name: str, shuffle_partitions: int = 4, driver_memory: str = "4g") -> SparkSession:
-    """The same local session the CLI uses (:func:`medallion.spark.local_session_builder`)."""
-    from medallion.spark import local_session_builder
+def local_spark(
+    app_name: str,
+    shuffle_partitions: int = 4,
+    driver_memory: str = "4g",
+    *,
+    delta: bool = False,
+    ivy_dir: str | Path | None = IVY_DIR,
+) -> SparkSession:
+    """The same local session the CLI uses (:func:`medallion.spark.local_session_builder` +
+    :func:`medallion.spark.start_session`); ``delta`` adds the Delta Lake jars (cached in
+    ``ivy_dir``), SQL extension and catalog that the spark-delta engine needs."""
+    from medallion.spark import local_session_builder, start_session
 
-    spark = (
-        local_session_builder(app_name=app_name, shuffle_partitions=shuffle_partitions)
-        .config("spark.driver.memory", driver_memory)
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    builder = local_session_builder(
+        app_name=app_name,
+        shuffle_partitions=shuffle_partitions,
+        delta=delta,
+        ivy_dir=str(ivy_dir) if delta and ivy_dir else None,
+    ).config("spark.driver.memory", driver_memory)
+    return start_session(builder)
 
 
 def local_runtime(
-    spark: SparkSession, root: Path, events_dir: Path, args: argparse.Namespace, **overrides: Any
+    spark: SparkSession,
+    root: Path,
+    events_dir: Path,
+    args: argparse.Namespace,
+    engine: str | None = None,
+    **overrides: Any,
 ) -> tuple[Config, DeltaStorage]:
-    """A local Config rooted at ``root`` reading ``events_dir``, and its storage adapter."""
+    """A local Config rooted at ``root`` reading ``events_dir``, and its storage adapter
+    (``engine``, default ``--engine``)."""
     from medallion.config import Config
     from medallion.storage import get_storage
 
@@ -130,7 +192,7 @@ def local_runtime(
         environment="local",
         root=str(root),
         events_dir=str(events_dir),
-        engine=args.engine,
+        engine=engine or args.engine,
         shuffle_partitions=args.shuffle_partitions,
         **overrides,
     )

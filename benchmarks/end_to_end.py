@@ -9,8 +9,14 @@ gate by default; ``--with-gates`` passes ``quality.QualityGate(config, storage)`
 Prints seconds per stage, the pipeline total and events/s overall, after checking the counts
 against the generator's ground truth.
 
+``--engine`` picks the Delta engine (delta-rs default, or spark-delta: the session then loads the
+Delta Lake jars, cached in ``--ivy-dir``); ``--engines delta-rs,spark-delta`` runs the three jobs
+once per engine, in that order, each into its own fresh warehouse over the same landing files and
+on the same session, then prints the stages side by side (ratios comparable: same data, same load).
+
     .venv/bin/python benchmarks/end_to_end.py                          # 1,000,000 events
     .venv/bin/python benchmarks/end_to_end.py --events 300000 --with-gates --root /tmp/bench
+    .venv/bin/python benchmarks/end_to_end.py --events 200000 --engines delta-rs,spark-delta
 """
 
 from __future__ import annotations
@@ -20,13 +26,65 @@ import sys
 
 from common import (
     add_common_arguments,
+    add_engines_argument,
     add_event_arguments,
     event_spec,
     land_and_start,
     local_runtime,
     scratch_root,
+    selected_engines,
     timed,
 )
+
+STAGES = ("bronze", "silver", "gold")
+
+
+def run_pipeline(spark, scratch, engine: str, generated, args) -> dict[str, float]:
+    """Bronze, silver and gold once each into ``<scratch>/warehouse-<engine>``; seconds per stage."""
+    from bronze import job as bronze_job
+    from gold import job as gold_job
+    from silver import job as silver_job
+
+    config, storage = local_runtime(spark, scratch / f"warehouse-{engine}", scratch / "landing", args, engine)
+    gate = None
+    if args.with_gates:
+        from quality import QualityGate
+
+        gate = QualityGate(config, storage)
+    print(f"engine {engine}, quality gates: {'on' if gate is not None else 'off'}", flush=True)
+
+    with timed() as b:
+        bronze = bronze_job.run(config, spark, storage, gate=gate)
+    print(f"[{engine}] bronze {b.seconds:.1f} s: {bronze.summary()}", flush=True)
+    with timed() as s:
+        silver = silver_job.run(config, spark, storage, gate=gate)
+    print(f"[{engine}] silver {s.seconds:.1f} s: {silver.summary()}", flush=True)
+    with timed() as g:
+        gold = gold_job.run(config, spark, storage, gate=gate)
+    print(f"[{engine}] gold   {g.seconds:.1f} s: {gold.summary()}", flush=True)
+
+    problems = []
+    if bronze.rows_ingested != generated.events:
+        problems.append(f"bronze ingested {bronze.rows_ingested:,} of {generated.events:,} records")
+    if silver.rows_inserted != generated.valid_events or not silver.conserved:
+        problems.append(f"silver inserted {silver.rows_inserted:,}, expected {generated.valid_events:,}")
+    if problems:
+        raise SystemExit(f"[{engine}] " + "; ".join(problems))
+
+    stages = {"bronze": b.seconds, "silver": s.seconds, "gold": g.seconds}
+    total = sum(stages.values())
+    n = generated.events
+    print(f"[{engine}] results:")
+    for name, seconds in stages.items():
+        share = 100 * seconds / total
+        print(f"  {name:<9}: {seconds:6.1f} s  ({share:4.1f} %)  {n / seconds:>9,.0f} events/s")
+    print(
+        f"  total    : {total:6.1f} s  bronze + silver + gold, gates {'on' if gate is not None else 'off'}"
+        f" = {n / total:,.0f} events/s overall ({silver.rows_inserted:,} silver rows, "
+        f"{gold.rows_written:,} gold rows)",
+        flush=True,
+    )
+    return stages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,59 +92,42 @@ def main(argv: list[str] | None = None) -> int:
     add_event_arguments(parser, events=1_000_000, days=10)
     parser.add_argument("--with-gates", action="store_true", help="run every job with quality.QualityGate")
     add_common_arguments(parser)
+    add_engines_argument(parser)
     args = parser.parse_args(argv)
-
-    from bronze import job as bronze_job
-    from gold import job as gold_job
-    from silver import job as silver_job
+    engines = selected_engines(args)
 
     spec = event_spec(args)
+    results: dict[str, dict[str, float]] = {}
     with scratch_root(args.root, "bench-e2e", keep=args.keep) as scratch:
         generated, spark = land_and_start(spec, scratch / "landing", "medallion-bench-e2e", args)
+        try:
+            for engine in engines:
+                results[engine] = run_pipeline(spark, scratch, engine, generated, args)
+        finally:
+            spark.stop()
 
-        config, storage = local_runtime(spark, scratch / "warehouse", scratch / "landing", args)
-        gate = None
-        if args.with_gates:
-            from quality import QualityGate
-
-            gate = QualityGate(config, storage)
-        print(f"quality gates: {'on' if gate is not None else 'off'}, engine {args.engine}", flush=True)
-
-        with timed() as b:
-            bronze = bronze_job.run(config, spark, storage, gate=gate)
-        print(f"bronze {b.seconds:.1f} s: {bronze.summary()}", flush=True)
-        with timed() as s:
-            silver = silver_job.run(config, spark, storage, gate=gate)
-        print(f"silver {s.seconds:.1f} s: {silver.summary()}", flush=True)
-        with timed() as g:
-            gold = gold_job.run(config, spark, storage, gate=gate)
-        print(f"gold   {g.seconds:.1f} s: {gold.summary()}", flush=True)
-        spark.stop()
-
-        problems = []
-        if bronze.rows_ingested != generated.events:
-            problems.append(f"bronze ingested {bronze.rows_ingested:,} of {generated.events:,} records")
-        if silver.rows_inserted != generated.valid_events or not silver.conserved:
-            problems.append(f"silver inserted {silver.rows_inserted:,}, expected {generated.valid_events:,}")
-        if problems:
-            raise SystemExit("; ".join(problems))
-
-    stages = {"bronze": b.seconds, "silver": s.seconds, "gold": g.seconds}
-    total = sum(stages.values())
     n = generated.events
     print()
     print(
         f"generation : {n:,} events, {generated.bytes_written / 1e6:,.0f} MB, {len(generated.files)} files "
         f"in {generated.seconds:.1f} s = {n / generated.seconds:,.0f} events/s (pure Python, not counted)"
     )
-    for name, seconds in stages.items():
-        share = 100 * seconds / total
-        print(f"{name:<11}: {seconds:6.1f} s  ({share:4.1f} %)  {n / seconds:>9,.0f} events/s")
-    print(
-        f"total      : {total:6.1f} s  bronze + silver + gold, gates {'on' if gate is not None else 'off'}"
-        f" = {n / total:,.0f} events/s overall ({silver.rows_inserted:,} silver rows, "
-        f"{gold.rows_written:,} gold rows)"
-    )
+    print(f"gates {'on' if args.with_gates else 'off'}; seconds (events/s) per stage, engines in run order:")
+    print(f"{'stage':<8}" + "".join(f" | {engine:>22}" for engine in engines))
+    for name in (*STAGES, "total"):
+        cells = []
+        for engine in engines:
+            seconds = results[engine][name] if name != "total" else sum(results[engine].values())
+            cells.append(f"{seconds:7.1f} s ({n / seconds:>8,.0f}/s)")
+        print(f"{name:<8}" + "".join(f" | {c:>22}" for c in cells))
+    if len(engines) > 1:
+        first = engines[0]
+        for other in engines[1:]:
+            ratios = ", ".join(
+                f"{name} x{results[other][name] / results[first][name]:.2f}" for name in STAGES
+            )
+            total = sum(results[other].values()) / sum(results[first].values())
+            print(f"ratio {other} / {first}: total x{total:.2f} ({ratios})")
     return 0
 
 

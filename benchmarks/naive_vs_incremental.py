@@ -14,8 +14,15 @@ baseline, not in the product; it writes through the storage adapter only
    the same silver and gold row counts.
 3. Prints both times per stage, and the ratio naive / incremental.
 
+``--engine`` picks the Delta engine (delta-rs default, or spark-delta: the session then loads the
+Delta Lake jars, cached in ``--ivy-dir``). ``--engines delta-rs,spark-delta`` does all of the above
+for each engine in one process, on one session, over the same landing files: one history warehouse
+per engine, and every new day is landed once then timed on each engine in turn (so both see the same
+load); the figures are then printed side by side.
+
     .venv/bin/python benchmarks/naive_vs_incremental.py                      # 14 days x 20,000 events
     .venv/bin/python benchmarks/naive_vs_incremental.py --history-days 30 --repeats 2 --root /tmp/bench
+    .venv/bin/python benchmarks/naive_vs_incremental.py --engines delta-rs,spark-delta
 """
 
 from __future__ import annotations
@@ -25,7 +32,17 @@ import datetime as dt
 import shutil
 import sys
 
-from common import add_common_arguments, local_runtime, local_spark, machine, median, scratch_root, timed
+from common import (
+    add_common_arguments,
+    add_engines_argument,
+    local_runtime,
+    machine,
+    median,
+    scratch_root,
+    selected_engines,
+    session_for,
+    timed,
+)
 
 from medallion.synthetic import SyntheticSpec, write_landing
 
@@ -34,7 +51,13 @@ ALL_ROWS = "TRUE"
 
 
 # --- the naive baseline -----------------------------------------------------------------------
-def naive_silver(config, storage) -> int:
+def rows_added(written) -> int | None:
+    """Rows a write added, from the canonical commit metrics both engines report (None if absent)."""
+    value = written.metrics.get("rows_added")
+    return None if value is None else int(value)
+
+
+def naive_silver(config, storage) -> int | None:
     """All of bronze -> validate -> dedup -> overwrite silver.events and its quarantine fully."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
@@ -66,10 +89,10 @@ def naive_silver(config, storage) -> int:
         storage.replace_where(quarantine, config.table(*QUARANTINE_TABLE), ALL_ROWS)
     finally:
         validated.unpersist()
-    return int(written.metrics.get("num_rows", -1))
+    return rows_added(written)
 
 
-def naive_gold(config, storage) -> int:
+def naive_gold(config, storage) -> int | None:
     """All of silver -> every feature date of both gold tables -> overwrite both fully."""
     import functools
 
@@ -79,7 +102,7 @@ def naive_gold(config, storage) -> int:
 
     transforms = {"user_features": user_features, "video_features": video_features}
     events = storage.read(config.table(*EVENTS_TABLE)).select(*SILVER_COLUMNS).persist()
-    rows = 0
+    rows: int | None = 0
     try:
         dates = {r["event_date"] for r in events.select("event_date").distinct().collect()}
         ranges = affected_feature_dates(dates, None, max(dates))
@@ -87,7 +110,8 @@ def naive_gold(config, storage) -> int:
             parts = [transforms[spec.name](events, r.start, r.end) for r in ranges]
             candidate = functools.reduce(lambda a, b: a.unionByName(b), parts)
             written = storage.replace_where(candidate, config.table(*spec.id), ALL_ROWS)
-            rows += int(written.metrics.get("num_rows", 0))
+            added = rows_added(written)
+            rows = None if rows is None or added is None else rows + added
     finally:
         events.unpersist()
     return rows
@@ -102,6 +126,57 @@ def counts(config, storage) -> tuple[int, ...]:
     return tuple(storage.read(config.table(*t)).count() for t in tables)
 
 
+KEYS = ("bronze", "inc silver", "inc gold", "naive silver", "naive gold")
+
+
+def run_day(spark, scratch, landing, engine: str, k: int, args, runs: dict[str, list[float]]) -> str:
+    """Bronze on the new (already landed) day, then incremental vs naive silver + gold; one line."""
+    from bronze import job as bronze_job
+    from gold import job as gold_job
+    from silver import job as silver_job
+
+    config, storage = local_runtime(spark, scratch / f"warehouse-{engine}", landing, args, engine)
+    with timed() as t:
+        bronze_job.run(config, spark, storage)
+    runs["bronze"].append(t.seconds)
+    copy = scratch / f"naive-{engine}-{k}"
+    shutil.copytree(scratch / f"warehouse-{engine}", copy)
+    naive_config, naive_storage = local_runtime(spark, copy, landing, args, engine)
+
+    with timed() as t:
+        silver = silver_job.run(config, spark, storage)
+    runs["inc silver"].append(t.seconds)
+    with timed() as t:
+        gold = gold_job.run(config, spark, storage)
+    runs["inc gold"].append(t.seconds)
+    with timed() as t:
+        silver_rows = naive_silver(naive_config, naive_storage)
+    runs["naive silver"].append(t.seconds)
+    with timed() as t:
+        gold_rows = naive_gold(naive_config, naive_storage)
+    runs["naive gold"].append(t.seconds)
+
+    incremental, naive = counts(config, storage), counts(naive_config, naive_storage)
+    # A full overwrite rewrites the whole table: its final row count when the commit has no metric.
+    silver_rows = naive[0] if silver_rows is None else silver_rows
+    gold_rows = naive[1] + naive[2] if gold_rows is None else gold_rows
+    line = (
+        f"[{engine}] bronze {runs['bronze'][-1]:.1f} s; incremental silver "
+        f"{runs['inc silver'][-1]:.1f} s ({silver.rows_inserted:,} rows inserted) + gold "
+        f"{runs['inc gold'][-1]:.1f} s ({gold.rows_written:,} rows written); naive silver "
+        f"{runs['naive silver'][-1]:.1f} s ({silver_rows:,} rows rewritten) + gold "
+        f"{runs['naive gold'][-1]:.1f} s ({gold_rows:,} rows rewritten)"
+    )
+    if incremental != naive:
+        line += (
+            f"\n  WARNING row counts (silver, user, video) differ: incremental {incremental}, naive {naive}"
+        )
+    else:
+        line += f"\n  same row counts (silver, user_features, video_features) in both: {naive}"
+    shutil.rmtree(copy, ignore_errors=True)
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--history-days", type=int, default=14, help="days already processed")
@@ -112,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files-per-day", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     add_common_arguments(parser)
+    add_engines_argument(parser)
     args = parser.parse_args(argv)
+    engines = selected_engines(args)
 
     from bronze import job as bronze_job
     from gold import job as gold_job
@@ -127,85 +204,56 @@ def main(argv: list[str] | None = None) -> int:
         events_per_day=args.events_per_day,
         files_per_day=args.files_per_day,
     )
+    runs = {engine: {k: [] for k in KEYS} for engine in engines}
     with scratch_root(args.root, "bench-naive", keep=args.keep) as scratch:
-        spark = local_spark("medallion-bench-naive", args.shuffle_partitions, args.driver_memory)
+        spark = session_for("medallion-bench-naive", args)
         print(f"machine: {machine(spark)}")
-        landing = scratch / "landing"
-        config, storage = local_runtime(spark, scratch / "warehouse", landing, args)
-        with timed() as build:
+        try:
+            landing = scratch / "landing"
             history = write_landing(spec, landing, days=range(h))
-            bronze_job.run(config, spark, storage)
-            silver_job.run(config, spark, storage)
-            gold_job.run(config, spark, storage)
-        print(
-            f"history: {h} days x {args.events_per_day:,} events ({history.events:,} records) built with "
-            f"the real jobs in {build.seconds:.1f} s (not timed)",
-            flush=True,
-        )
-
-        runs: dict[str, list[float]] = {
-            k: [] for k in ("bronze", "inc silver", "inc gold", "naive silver", "naive gold")
-        }
-        for k in range(args.repeats):
-            day = h + k
-            write_landing(spec, landing, days=[day])
-            with timed() as t:
-                bronze_job.run(config, spark, storage)
-            runs["bronze"].append(t.seconds)
-            copy = scratch / f"naive-{k}"
-            shutil.copytree(scratch / "warehouse", copy)
-            naive_config, naive_storage = local_runtime(spark, copy, landing, args)
-
-            with timed() as t:
-                silver = silver_job.run(config, spark, storage)
-            runs["inc silver"].append(t.seconds)
-            with timed() as t:
-                gold = gold_job.run(config, spark, storage)
-            runs["inc gold"].append(t.seconds)
-            with timed() as t:
-                silver_rows = naive_silver(naive_config, naive_storage)
-            runs["naive silver"].append(t.seconds)
-            with timed() as t:
-                gold_rows = naive_gold(naive_config, naive_storage)
-            runs["naive gold"].append(t.seconds)
-
-            incremental, naive = counts(config, storage), counts(naive_config, naive_storage)
-            print(
-                f"new day {spec.day(day)}: bronze {runs['bronze'][-1]:.1f} s; incremental silver "
-                f"{runs['inc silver'][-1]:.1f} s ({silver.rows_inserted:,} rows inserted) + gold "
-                f"{runs['inc gold'][-1]:.1f} s ({gold.rows_written:,} rows written); naive silver "
-                f"{runs['naive silver'][-1]:.1f} s ({silver_rows:,} rows rewritten) + gold "
-                f"{runs['naive gold'][-1]:.1f} s ({gold_rows:,} rows rewritten)",
-                flush=True,
-            )
-            if incremental != naive:
+            for engine in engines:
+                config, storage = local_runtime(spark, scratch / f"warehouse-{engine}", landing, args, engine)
+                with timed() as build:
+                    bronze_job.run(config, spark, storage)
+                    silver_job.run(config, spark, storage)
+                    gold_job.run(config, spark, storage)
                 print(
-                    f"WARNING row counts (silver, user, video) differ: incremental {incremental}, "
-                    f"naive {naive}"
+                    f"[{engine}] history: {h} days x {args.events_per_day:,} events ({history.events:,} "
+                    f"records) built with the real jobs in {build.seconds:.1f} s (not timed)",
+                    flush=True,
                 )
-            else:
-                print(f"  same row counts (silver, user_features, video_features) in both: {naive}")
-            shutil.rmtree(copy, ignore_errors=True)
-        spark.stop()
 
-    m = {k: median(v) for k, v in runs.items()}
-    inc, nai = m["inc silver"] + m["inc gold"], m["naive silver"] + m["naive gold"]
+            for k in range(args.repeats):
+                day = h + k
+                write_landing(spec, landing, days=[day])
+                print(f"new day {spec.day(day)}:", flush=True)
+                for engine in engines:
+                    print(run_day(spark, scratch, landing, engine, k, args, runs[engine]), flush=True)
+            print(f"machine at the end: {machine(spark)}")
+        finally:
+            spark.stop()
+
     print()
     print(
         f"one new day after {h} days x {args.events_per_day:,} events (medians of {args.repeats} run(s); "
-        f"bronze {m['bronze']:.1f} s, common to both, not counted)"
+        f"bronze common to both paths, not counted)"
     )
-    for label, key, total in (
-        ("incremental (real jobs)", "inc", inc),
-        ("naive (full overwrite) ", "naive", nai),
-    ):
+    for engine in engines:
+        m = {k: median(v) for k, v in runs[engine].items()}
+        inc, nai = m["inc silver"] + m["inc gold"], m["naive silver"] + m["naive gold"]
+        print(f"[{engine}] bronze {m['bronze']:.1f} s")
+        for label, key, total in (
+            ("incremental (real jobs)", "inc", inc),
+            ("naive (full overwrite) ", "naive", nai),
+        ):
+            print(
+                f"[{engine}] {label}: silver {m[key + ' silver']:6.1f} s + gold {m[key + ' gold']:6.1f} s "
+                f"= {total:6.1f} s"
+            )
         print(
-            f"{label}: silver {m[key + ' silver']:6.1f} s + gold {m[key + ' gold']:6.1f} s = {total:6.1f} s"
+            f"[{engine}] ratio naive / incremental: x{nai / inc:.2f} (silver "
+            f"x{m['naive silver'] / m['inc silver']:.2f}, gold x{m['naive gold'] / m['inc gold']:.2f})"
         )
-    print(
-        f"ratio naive / incremental: x{nai / inc:.2f} (silver x{m['naive silver'] / m['inc silver']:.2f}, "
-        f"gold x{m['naive gold'] / m['inc gold']:.2f})"
-    )
     return 0
 
 

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import add_common_arguments, local_runtime, local_spark, machine, median, scratch_root, timed
+from common import add_common_arguments, local_runtime, machine, median, scratch_root, session_for, timed
 
 from medallion.synthetic import SyntheticSpec, write_landing
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with scratch_root(args.root, "bench-silver", keep=args.keep) as scratch:
-        spark = local_spark("medallion-bench-silver", args.shuffle_partitions, args.driver_memory)
+        spark = session_for("medallion-bench-silver", args)
         print(f"machine: {machine(spark)}")
         print(
             f"silver benchmark: {args.events_per_day:,} events/day, {args.users:,} users, "
