@@ -14,13 +14,14 @@ from medallion.config import Config
 
 
 @pytest.mark.slow
-def test_demo_summary_matches_the_tables(spark, storage, tmp_path, capsys):
+def test_demo_summary_matches_the_tables(spark, storage, engine, tmp_path, capsys):
     root = tmp_path / "demo"
     argv = ["demo", "--root", str(root), "--size", "tiny", "--seed", "5", "--shuffle-partitions", "2"]
+    argv += ["--engine", engine]
     assert main([*argv, "--json"]) == 0
     out = capsys.readouterr().out
     report = json.loads(out.strip().splitlines()[-1])
-    config = Config(environment="local", root=str(root), engine="delta-rs")
+    config = Config(environment="local", root=str(root), engine=engine)
 
     def read(layer: str, name: str):
         return storage.read(config.table(layer, name))

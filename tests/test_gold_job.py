@@ -194,6 +194,14 @@ def test_rerun_with_nothing_new_changes_nothing(spark, storage, config, silver):
     assert gold_versions(storage, config) == before
 
 
+def progress(storage, config, spec):
+    """The silver version ``spec``'s table was last computed from (its ops.progress row)."""
+    from medallion.progress import PROGRESS_TABLE, ProgressLog
+
+    target_id = storage.table_id(gold_table(config, spec))
+    return ProgressLog(storage, config.table(*PROGRESS_TABLE)).state(spec.app_id, target_id).committed
+
+
 def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, storage, config, silver):
     from pyspark.sql import functions as F
 
@@ -220,19 +228,16 @@ def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, st
     assert rows > 0 and context["silver_version"] == v_second
     assert context["primary_key"] == ["user_id", "feature_date"]
     assert context["feature_ranges"] == [DateRange(day(1), day(7))]
-    user_table, video_table = (
-        gold_table(config, USER_FEATURES),
-        gold_table(config, VIDEO_FEATURES),
-    )
-    assert storage.committed_version(user_table, USER_FEATURES.app_id) == v_second
-    assert storage.committed_version(video_table, VIDEO_FEATURES.app_id) == v_first
+    video_table = gold_table(config, VIDEO_FEATURES)
+    assert progress(storage, config, USER_FEATURES) == v_second
+    assert progress(storage, config, VIDEO_FEATURES) == v_first
 
     resumed = job.run(config, spark, storage)
     assert resumed.tables["user_features"].mode == job.UP_TO_DATE
     video = resumed.tables["video_features"]
     assert video.mode == job.INCREMENTAL and video.previous_silver_version == v_first
     assert video.feature_ranges == [DateRange(day(1), day(7))]
-    assert storage.committed_version(video_table, VIDEO_FEATURES.app_id) == v_second
+    assert progress(storage, config, VIDEO_FEATURES) == v_second
     assert_gold_equals_full_recompute(storage, config, silver)
     assert storage.read(video_table).where(F.col("video_id") == "v5").count() == 7  # days 1..7
 
@@ -291,7 +296,7 @@ def test_empty_silver_writes_nothing_and_missing_silver_fails(spark, storage, co
     result = job.run(config, spark, storage)
     assert {t.mode for t in result.tables.values()} == {job.NO_NEW_ROWS}
     assert storage.read(gold_table(config, USER_FEATURES)).count() == 0
-    assert storage.committed_version(gold_table(config, USER_FEATURES), USER_FEATURES.app_id) is None
+    assert progress(storage, config, USER_FEATURES) is None
     # the first rows after that are a full computation
     silver.insert(history(0, 1))
     assert job.run(config, spark, storage).tables["user_features"].mode == job.FULL

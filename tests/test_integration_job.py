@@ -27,9 +27,9 @@ def _tiny(seed: int):
 
 
 @pytest.mark.slow
-def test_integration_run_matches_the_ground_truth_and_a_replay_is_caught(spark, storage, tmp_path):
+def test_integration_run_matches_the_ground_truth_and_a_replay_is_caught(spark, storage, engine, tmp_path):
     root = tmp_path / "warehouse"
-    config = Config(environment="local", root=str(root), engine="delta-rs", shuffle_partitions=2)
+    config = Config(environment="local", root=str(root), engine=engine, shuffle_partitions=2)
     work_root = tmp_path / "runs"
 
     report = run_integration_test(

@@ -12,7 +12,6 @@ import pytest
 from bronze import job as bronze_job
 from bronze.schema import BRONZE_TABLE
 from medallion.contract import EventContract, load_contract
-from medallion.storage.delta_rs import DeltaRsStorage
 from silver import job as silver_job
 from silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 
@@ -182,11 +181,15 @@ def test_late_events_are_accepted(pipe):
     assert {r["event_id"] for r in pipe.rows(EVENTS_TABLE)} == {"new", "late"}
 
 
-class CrashingStorage(DeltaRsStorage):
-    """The real delta-rs adapter with one injected crash: the process dies before the MERGE."""
+def crashing_before_merge(storage):
+    """The real adapter of the engine under test with one injected crash: the process dies before
+    the MERGE."""
 
-    def merge(self, *args, **kwargs):
-        raise KeyboardInterrupt("simulated crash before the silver MERGE")
+    class CrashingStorage(type(storage)):
+        def merge(self, *args, **kwargs):
+            raise KeyboardInterrupt("simulated crash before the silver MERGE")
+
+    return CrashingStorage(storage.spark)
 
 
 def test_crash_mid_run_then_rerun_neither_loses_nor_duplicates(pipe, spark):
@@ -195,7 +198,7 @@ def test_crash_mid_run_then_rerun_neither_loses_nor_duplicates(pipe, spark):
     pipe.land([ev("c"), ev("a"), b"not json"])
     bronze_job.run(pipe.config, spark, pipe.storage)
     with pytest.raises(KeyboardInterrupt):
-        silver_job.run(pipe.config, spark, CrashingStorage(spark))
+        silver_job.run(pipe.config, spark, crashing_before_merge(pipe.storage))
     # metrics and quarantine of the crashed run are committed, silver.events is not
     assert len(pipe.rows(silver_job.RUNS_TABLE)) == 2
     assert len(pipe.rows(QUARANTINE_TABLE)) == 2
@@ -279,7 +282,7 @@ def test_replay_from_bronze_after_optimize_and_vacuum(pipe):
         bronze_job.run(pipe.config, pipe.spark, pipe.storage)
     bronze = pipe.table(BRONZE_TABLE)
     assert pipe.storage.optimize(bronze)["files_removed"] >= 3
-    assert pipe.storage.vacuum(bronze, retention_hours=0)  # test only: the early files are deleted
+    assert pipe.storage.vacuum(bronze, retention_hours=0).files_deleted >= 3  # test only: early files go
     first = pipe.run()
     assert (first.rows_read, first.rows_inserted, first.rows_quarantined) == (6, 3, 3)
 

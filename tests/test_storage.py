@@ -12,6 +12,7 @@ from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from medallion.storage import StorageError, TableNotFoundError, Txn
+from medallion.storage.base import VacuumResult
 from medallion.storage.delta_rs import (
     arrow_schema_to_spark,
     arrow_type_to_spark,
@@ -273,7 +274,9 @@ def test_history_newest_first(storage, spark, events_table):
 
 
 def test_files_carry_delta_statistics(storage, spark, events_table):
-    write(storage, spark, events_table, rows(("a", 1, 1.0, 1), ("c", 5, 9.0, 1), ("b", 2, 3.0, 2)))
+    # one Spark partition, so both engines write one file per table partition
+    data = spark.createDataFrame(rows(("a", 1, 1.0, 1), ("c", 5, 9.0, 1), ("b", 2, 3.0, 2)), EVENTS)
+    storage.append(data.coalesce(1), events_table)
     files = sorted(storage.files(events_table), key=lambda f: f.partition_values["event_date"])
     assert len(files) == 2
     first = files[0]
@@ -552,18 +555,18 @@ def test_vacuum_dry_run_then_real(storage, spark, events_table):
         spark.createDataFrame(rows(("c", 3, 3.0, 1)), EVENTS), events_table, "event_date = DATE '2024-01-01'"
     )
     current = sorted(f.path for f in storage.files(events_table))
-    assert storage.vacuum(events_table, retention_hours=168) == []  # files are too recent
+    assert storage.vacuum(events_table, retention_hours=168) == VacuumResult((), 0, True)  # too recent
     dry = storage.vacuum(events_table, retention_hours=0, dry_run=True)
-    assert dry == old_files
+    assert dry == VacuumResult(tuple(old_files), 2, True)
     assert all(os.path.exists(p) for p in old_files)
     assert storage.read(events_table, version=2).count() == 2  # time travel still works
     deleted = storage.vacuum(events_table, retention_hours=0)
-    assert deleted == old_files
+    assert deleted == VacuumResult(tuple(old_files), 2, True)
     assert not any(os.path.exists(p) for p in old_files)
     assert all(os.path.exists(p) for p in current)
     assert [r.event_id for r in storage.read(events_table).collect()] == ["c"]
     assert storage.read(events_table, version=3).count() == 1  # its files still exist
-    assert storage.vacuum(events_table, retention_hours=0, dry_run=True) == []
+    assert storage.vacuum(events_table, retention_hours=0, dry_run=True) == VacuumResult((), 0, True)
 
 
 def test_add_columns_is_additive(storage, spark, events_table):

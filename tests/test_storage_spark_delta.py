@@ -240,18 +240,16 @@ def test_change_feed_options():
 
 # --- writes -----------------------------------------------------------------------------------
 def test_writer_options():
-    assert sql.writer_options("append") == {"optimizeWrite": "true"}
+    assert sql.writer_options("append") == {}
     txn = Txn("bronze-events", 42)
     stamp = write_stamp(txn, "w1")
     options = sql.writer_options("append", txn=txn, user_metadata=stamp)
     assert options == {
-        "optimizeWrite": "true",
         "txnAppId": "bronze-events",
         "txnVersion": "42",
         "userMetadata": stamp,
     }
     assert sql.writer_options("overwrite", replace_where="event_date = DATE '2024-01-01'") == {
-        "optimizeWrite": "true",
         "replaceWhere": "event_date = DATE '2024-01-01'",
     }
     with pytest.raises(StorageError):

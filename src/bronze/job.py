@@ -84,11 +84,8 @@ class BronzeBatchWriter:
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         app_id = self.app_id(df.sparkSession)
-        committed = self.storage.committed_version(self.table, app_id)
-        if committed is not None and batch_id <= committed:
-            log.warning("bronze batch %s already committed for %s: skipped (replay)", batch_id, app_id)
-            self.result.batches_skipped += 1
-            return
+        # A replayed batch (crash after the Delta commit, before the checkpoint commit) is skipped
+        # by the append itself: Delta's txn check sees Txn(app_id, batch_id) already committed.
         out = add_ingestion_metadata(df, batch_id, dt.datetime.now(dt.timezone.utc)).persist()
         try:
             counts = out.agg(F.count(F.lit(1)), F.count_distinct("source_file")).first()
@@ -111,6 +108,7 @@ class BronzeBatchWriter:
         finally:
             out.unpersist()
         if not written.committed:
+            log.warning("bronze batch %s already committed for %s: skipped (replay)", batch_id, app_id)
             self.result.batches_skipped += 1
             return
         self.result.batches += 1

@@ -3,10 +3,12 @@ exactly once, logged to MLflow.
 
 Progress
 --------
-Each gold table keeps its own progress: the ``txn`` version of its app id
-(:attr:`gold.schema.GoldTable.app_id`) in its own Delta log is the last silver version it was
-computed from. It is committed in the same Delta commit as the feature rows (``replace_where``
-with ``Txn(app_id, silver_version)``), so data and progress can never disagree.
+Each gold table keeps its own progress: the last silver version it was computed from, a
+``committed`` row of consumer :attr:`gold.schema.GoldTable.app_id` in ``ops.progress``
+(:class:`medallion.progress.ProgressLog`), appended after the table's write. The write itself
+carries ``Txn(app_id, silver_version)``. A crash between the two leaves progress behind the data;
+the rerun recomputes the same feature dates from silver and replaces them with identical rows
+(gold writes are replacements, idempotent by content), then records progress.
 
 A run, per table:
 
@@ -63,6 +65,7 @@ import datetime as dt
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -77,6 +80,7 @@ from gold.transforms import (
     user_features,
     video_features,
 )
+from medallion.progress import PROGRESS_TABLE, ProgressLog
 from medallion.storage import DeltaStorage, StorageError, TableNotFoundError, Txn
 from medallion.storage.base import PRIMARY_KEY_PROPERTY, TIMESERIES_KEY_PROPERTY
 from silver.schema import EVENTS_TABLE
@@ -202,8 +206,9 @@ def latest_feature_date(storage: DeltaStorage, table: str) -> dt.date | None:
 
 
 def _changed_event_dates(storage: DeltaStorage, silver: str, start: int, end: int) -> set[dt.date]:
-    changes = storage.read_changes(silver, start, end)
-    return {row["event_date"] for row in changes.select("event_date").distinct().collect()}
+    with storage.errors("read change feed", silver):  # a lazy read fails here, as StorageError
+        changes = storage.read_changes(silver, start, end)
+        return {row["event_date"] for row in changes.select("event_date").distinct().collect()}
 
 
 def _plan(
@@ -214,8 +219,9 @@ def _plan(
     silver_version: int,
     full_refresh: bool,
     changes: dict[int, set[dt.date]],
+    progress: ProgressLog,
 ) -> TableRun:
-    committed = storage.committed_version(table, spec.app_id)
+    committed = progress.state(spec.app_id, storage.table_id(table)).committed
     run = TableRun(spec.name, table, FULL, committed)
     if full_refresh or committed is None:
         return run  # ranges come from every silver date, see _full_ranges
@@ -260,12 +266,25 @@ def run(
     result = GoldResult(silver_version)
     try:
         tables = prepare_tables(storage, config)
+        run_id = uuid.uuid4().hex
+        progress = ProgressLog(storage, config.table(*PROGRESS_TABLE))
+        progress.ensure()
         changes: dict[int, set[dt.date]] = {}
         for spec in GOLD_TABLES:
             result.tables[spec.name] = _plan(
-                storage, spec, tables[spec.name], silver, silver_version, full_refresh, changes
+                storage, spec, tables[spec.name], silver, silver_version, full_refresh, changes, progress
             )
-        _compute_and_write(storage, silver, result, gate)
+
+        def record(t: TableRun) -> None:
+            spec = next(s for s in GOLD_TABLES if s.name == t.name)
+            start = 0 if t.previous_silver_version is None else t.previous_silver_version + 1
+            target_id = storage.table_id(t.table)
+            progress.commit(spec.app_id, target_id, min(start, silver_version), silver_version, run_id)
+
+        for t in result.tables.values():
+            if t.mode == NO_NEW_ROWS:  # silver commits without inserted rows: nothing to recompute
+                record(t)
+        _compute_and_write(storage, silver, result, gate, record)
     except Exception as exc:
         result.seconds = time.monotonic() - started
         _track(config, storage, result, full_refresh, error=exc)
@@ -276,7 +295,15 @@ def run(
     return result
 
 
-def _compute_and_write(storage: DeltaStorage, silver: str, result: GoldResult, gate: Gate | None) -> None:
+def _compute_and_write(
+    storage: DeltaStorage,
+    silver: str,
+    result: GoldResult,
+    gate: Gate | None,
+    record: Callable[[TableRun], None],
+) -> None:
+    """Recompute and write each table that needs it; ``record(t)`` commits its progress right
+    after its write (a table whose candidate is empty because silver is, records none)."""
     runs = [t for t in result.tables.values() if t.mode in (FULL, INCREMENTAL)]
     if not runs:
         return
@@ -297,6 +324,7 @@ def _compute_and_write(storage: DeltaStorage, silver: str, result: GoldResult, g
         for t in runs:
             if t.feature_ranges:
                 _write_table(storage, t, events, result.silver_version, gate)
+                record(t)
             else:
                 t.mode = NO_NEW_ROWS  # silver is empty
     finally:

@@ -139,8 +139,12 @@ def local_session_builder(
         if ivy_dir:
             builder = builder.config("spark.jars.ivy", str(Path(ivy_dir).absolute()))
     if delta:
-        builder = builder.config("spark.sql.extensions", DELTA_EXTENSION).config(
-            "spark.sql.catalog.spark_catalog", DELTA_CATALOG
+        builder = (
+            builder.config("spark.sql.extensions", DELTA_EXTENSION)
+            .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+            # Delta rebuilds a table's state in this many tasks (default 50): a local session
+            # spent most of every metadata call (DESCRIBE DETAIL, a write's snapshot) on them.
+            .config("spark.databricks.delta.snapshotPartitions", str(max(2, shuffle_partitions)))
         )
     return builder
 

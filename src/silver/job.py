@@ -3,18 +3,20 @@ MERGE) plus ``silver.events_quarantine``, exactly once, with a run-metrics row p
 
 Incremental and exactly-once
 ----------------------------
-Progress is the last bronze version processed, stored as the ``txn`` version of app id
-:data:`APP_ID` in the silver tables' own Delta logs (committed atomically with the data). A run
-reads the bronze change data feed for versions ``(last, end]`` and writes, in this order, each
-carrying ``Txn(APP_ID, end)``:
+Progress is the last bronze version processed, kept in ``ops.progress``
+(:class:`medallion.progress.ProgressLog`, consumer :data:`APP_ID`) - data committed by the job
+itself, so it survives Delta log cleanup and costs the same to read at any table age. A run reads
+the bronze change data feed for versions ``(last, end]`` and writes, in this order:
 
-1. the run-metrics row (``ops.silver_runs``),
-2. the quarantined rows (``silver.events_quarantine``),
-3. the MERGE into ``silver.events`` - the commit that advances progress.
+1. a ``started`` progress row for ``(last, end]``,
+2. the run-metrics row (``ops.silver_runs``), 3. the quarantined rows
+   (``silver.events_quarantine``), 4. the MERGE into ``silver.events`` - each carrying
+   ``Txn(APP_ID, end)``, so Delta itself skips a write it has already committed,
+5. a ``committed`` progress row.
 
-A crash after (1) or (2) leaves those tables ahead of ``silver.events``; the next run then
-re-processes exactly the same range ``(last, pending]`` (not a larger one), so the earlier writes
-are recognised by their Txn and skipped, and the MERGE completes. Nothing is lost or doubled.
+A crash anywhere before (5) leaves a ``started`` row without its ``committed`` row; the next run
+re-processes exactly that range (not a larger one), its earlier writes are recognised by their Txn
+and skipped, and the run completes. Nothing is lost or doubled.
 
 Deduplication
 -------------
@@ -53,6 +55,7 @@ from pyspark.sql.types import (
 from bronze.schema import BRONZE_TABLE
 from medallion.contract import EventContract, assert_compatible, load_contract
 from medallion.errors import JobFailedError
+from medallion.progress import PROGRESS_TABLE, ProgressLog
 from medallion.storage import DeltaStorage, Txn
 from silver.schema import (
     EVENTS_PARTITION,
@@ -195,20 +198,14 @@ def dedup_target(event_dates: list[dt.date], lookback_days: int, alias: str | No
     return date_in_predicate(column, dedup_window_dates(event_dates, lookback_days))
 
 
-def _pending_range(storage: DeltaStorage, config: Config) -> tuple[int, int, bool] | None:
+def _pending_range(
+    progress: ProgressLog, storage: DeltaStorage, config: Config
+) -> tuple[int, int, bool] | None:
     """(start, end, resumed) of the bronze versions to process, or None when up to date."""
-    done = storage.committed_version(config.table(*EVENTS_TABLE), APP_ID)
-    last = -1 if done is None else done
-    ahead = [
-        v
-        for v in (
-            storage.committed_version(config.table(*QUARANTINE_TABLE), APP_ID),
-            storage.committed_version(config.table(*RUNS_TABLE), APP_ID),
-        )
-        if v is not None and v > last
-    ]
-    if ahead:  # a previous run wrote part of its output and stopped: finish exactly that range
-        return last + 1, max(ahead), True
+    state = progress.state(APP_ID, storage.table_id(config.table(*EVENTS_TABLE)))
+    if state.pending is not None:  # a previous run wrote part of its output and stopped: finish it
+        return state.pending[0], state.pending[1], True
+    last = -1 if state.committed is None else state.committed
     current = storage.version(config.table(*BRONZE_TABLE))
     if current is None or current <= last:
         return None
@@ -247,8 +244,10 @@ def run(
     if not storage.exists(bronze):
         raise JobFailedError(f"bronze table {bronze} does not exist: run the bronze job first")
     prepare_tables(storage, config, contract)
+    progress = ProgressLog(storage, config.table(*PROGRESS_TABLE))
+    progress.ensure()
 
-    pending = _pending_range(storage, config)
+    pending = _pending_range(progress, storage, config)
     if pending is None:
         result.seconds = time.monotonic() - started
         return result
@@ -259,7 +258,7 @@ def run(
     bronze_rows = read_bronze(storage, bronze, start, end)
     validated = validate(bronze_rows, contract).persist()
     try:
-        _process(config, storage, contract, validated, run_time, result, gate, Txn(APP_ID, end))
+        _process(config, storage, contract, validated, run_time, result, gate, Txn(APP_ID, end), progress)
     finally:
         validated.unpersist()
     result.seconds = time.monotonic() - started
@@ -275,8 +274,10 @@ def _process(
     result: SilverResult,
     gate: Gate | None,
     txn: Txn,
+    progress: ProgressLog,
 ) -> None:
     events_t = config.table(*EVENTS_TABLE)
+    start, end = result.bronze_start_version, result.bronze_end_version
     quarantine = to_quarantine(validated, contract, run_time, [f.name for f in QUARANTINE_SCHEMA.fields])
     events = to_events(validated, contract, run_time)
     unique = deduplicate(events).persist()
@@ -309,6 +310,8 @@ def _process(
             gate("silver", new_rows, {**result.as_dict(), "table": events_t})
 
         metrics = _metrics_frame(validated.sparkSession, result, contract, run_time)
+        target_id = storage.table_id(events_t)
+        progress.start(APP_ID, target_id, start, end, result.run_id)
         storage.append(metrics, config.table(*RUNS_TABLE), txn=txn)
         storage.append(quarantine, config.table(*QUARANTINE_TABLE), QUARANTINE_PARTITION, txn=txn)
         source = unique.select(
@@ -332,6 +335,7 @@ def _process(
                 inserted,
                 result.rows_inserted,
             )
+        progress.commit(APP_ID, target_id, start, end, result.run_id)
     finally:
         unique.unpersist()
 

@@ -40,7 +40,7 @@ import functools
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,43 @@ class FileInfo:
     min_values: Mapping[str, Any] = field(default_factory=dict)
     max_values: Mapping[str, Any] = field(default_factory=dict)
     partition_values: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: The most files :meth:`DeltaStorage.vacuum` lists: Databricks' ``VACUUM ... DRY RUN`` returns at most
+#: 1,000, so every engine lists at most this many (the count of a real VACUUM is Delta's own, exact).
+VACUUM_LISTING_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class VacuumResult:
+    """What one VACUUM deleted (a dry run: would delete).
+
+    files: data files (plain local paths, or URIs), sorted, distinct, never a directory; at most the
+      listing limit of the call.
+    files_deleted: a real VACUUM: the data files it deleted, as the engine counted them (Delta's
+      ``VACUUM END`` metrics on spark-delta, the list delta-rs returns). A dry run: the files its
+      listing found - only a lower bound when ``listing_complete`` is False.
+    listing_complete: ``files`` names every file counted. False when the listing reached the limit
+      (on Databricks there may be more than the 1,000 files it lists) or the count differs from it.
+    """
+
+    files: tuple[str, ...] = ()
+    files_deleted: int = 0
+    listing_complete: bool = True
+
+    @classmethod
+    def from_listing(
+        cls, found: Iterable[str], limit: int, *, entries: int | None = None, deleted: int | None = None
+    ) -> VacuumResult:
+        """The result for the data files ``found`` by an engine's listing of ``entries`` paths
+        (directories included; default: as many as ``found``) - a listing of ``limit`` entries or
+        more may have been cut. ``deleted``: a real VACUUM's own count (default: the files found)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise StorageError(f"the VACUUM listing limit must be a positive integer, got {limit!r}")
+        files = sorted(set(found))
+        count = len(files) if deleted is None else deleted
+        listed = len(files) if entries is None else entries
+        return cls(tuple(files[:limit]), count, listed < limit and count == len(files))
 
 
 #: Keys of the JSON stamped into commitInfo.userMetadata of every write: a unique write id (how
@@ -172,6 +209,7 @@ _MAPPED_METHODS = frozenset(
         "history",
         "files",
         "partition_columns",
+        "table_id",
         "read",
         "read_changes",
         "_append",
@@ -225,6 +263,13 @@ class DeltaStorage(ABC):
         override; StorageError passes through unchanged)."""
         yield
 
+    def errors(self, action: str, table: str) -> contextlib.AbstractContextManager[None]:
+        """The engine's error mapping for a caller that *evaluates* a DataFrame the adapter
+        returned: Spark reads are lazy, so a missing file of ``read``/``read_changes`` on
+        spark-delta only fails when the rows are computed - inside this block that failure is a
+        StorageError too (delta-rs reads eagerly and fails inside the call)."""
+        return self._native_errors(action, table)
+
     # --- metadata ----------------------------------------------------------------------
     @abstractmethod
     def exists(self, table: str) -> bool: ...
@@ -260,6 +305,10 @@ class DeltaStorage(ABC):
     def history(self, table: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Commits newest first; each dict has at least version, timestamp, operation,
         operationParameters, operationMetrics (engine-native keys may add more)."""
+
+    @abstractmethod
+    def table_id(self, table: str) -> str:
+        """Delta's table id (``metaData.id``): new whenever the table is dropped and created again."""
 
     @abstractmethod
     def partition_columns(self, table: str) -> list[str]:
@@ -412,9 +461,17 @@ class DeltaStorage(ABC):
         files_added / files_removed."""
 
     @abstractmethod
-    def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> list[str]:
-        """Delete unreferenced files older than the retention; returns the files (to be) deleted.
-        Safety checks on the retention are the caller's (maintenance) job."""
+    def vacuum(
+        self,
+        table: str,
+        retention_hours: int,
+        dry_run: bool = False,
+        *,
+        listing_limit: int = VACUUM_LISTING_LIMIT,
+    ) -> VacuumResult:
+        """Delete unreferenced files older than the retention (a dry run only lists them). The
+        result counts the data files deleted and lists at most ``listing_limit`` of them (see
+        :class:`VacuumResult`). Safety checks on the retention are the caller's (maintenance) job."""
 
     #: Whether :meth:`cluster_by` is available (Delta liquid clustering).
     supports_liquid_clustering: bool = False

@@ -25,7 +25,7 @@ Used where Spark has no Delta jars (local runs, tests). Notes:
   works while that struct is never null: Spark's Arrow export materializes nulls in the children
   of a null struct, and delta-rs refuses both those nulls and a relaxed nested schema. Such a
   write fails with StorageError.
-* :meth:`DeltaRsStorage.vacuum` returns absolute file paths; :meth:`DeltaRsStorage.files`
+* :meth:`DeltaRsStorage.vacuum` lists absolute file paths; :meth:`DeltaRsStorage.files`
   absolute paths too (like Spark's ``_metadata.file_path``).
 """
 
@@ -41,11 +41,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medallion.storage.base import (
+    VACUUM_LISTING_LIMIT,
     DeltaStorage,
     FileInfo,
     StorageError,
     TableNotFoundError,
     Txn,
+    VacuumResult,
     canonical_metrics,
     check_compatible,
 )
@@ -332,6 +334,9 @@ class DeltaRsStorage(DeltaStorage):
             out.append(entry)
         return out
 
+    def table_id(self, table: str) -> str:
+        return str(self._open(table).metadata().id)
+
     def partition_columns(self, table: str) -> list[str]:
         return list(self._open(table).metadata().partition_columns)
 
@@ -530,9 +535,19 @@ class DeltaRsStorage(DeltaStorage):
             return [[(column, "in", [r[column] for r in rows])]] if rows else []
         return [[(c, "=", r[c]) for c in partition_columns] for r in rows]
 
-    def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> list[str]:
+    def vacuum(
+        self,
+        table: str,
+        retention_hours: int,
+        dry_run: bool = False,
+        *,
+        listing_limit: int = VACUUM_LISTING_LIMIT,
+    ) -> VacuumResult:
+        """delta-rs' own listing (dry run), then its VACUUM; the count is the files both listed and
+        deleted (delta-rs never lists or removes directories)."""
         if retention_hours < 0:
             raise StorageError("retention_hours must be >= 0")
+        VacuumResult.from_listing((), listing_limit)  # validates the limit before anything runs
         dt = self._open(table)
 
         def run(dry: bool) -> set[str]:
@@ -546,10 +561,11 @@ class DeltaRsStorage(DeltaStorage):
             return {os.path.join(str(table), path) for path in paths}
 
         # delta-rs also lists tombstoned files that are already gone: report only real files.
-        candidates = {path for path in run(True) if os.path.exists(path)}
+        candidates = {path for path in run(True) if os.path.isfile(path)}
         if dry_run or not candidates:
-            return sorted(candidates)
-        return sorted(candidates & run(False))
+            return VacuumResult.from_listing(candidates, listing_limit)
+        deleted = candidates & run(False)
+        return VacuumResult.from_listing(deleted, listing_limit, deleted=len(deleted))
 
 
 def _df_identifier(name: str) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
 import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,12 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.storage import sql
 from medallion.storage.base import (
+    VACUUM_LISTING_LIMIT,
     DeltaStorage,
     FileInfo,
     StorageError,
     TableNotFoundError,
     Txn,
+    VacuumResult,
     canonical_metrics,
+    write_stamp,
 )
 
 if TYPE_CHECKING:
@@ -275,6 +279,9 @@ class SparkDeltaStorage(DeltaStorage):
         rows = [normalize_history_row(r.asDict(recursive=True)) for r in self._sql(statement).collect()]
         return sorted(rows, key=lambda r: r["version"], reverse=True)
 
+    def table_id(self, table: str) -> str:
+        return str(self._detail(table)["id"])
+
     def partition_columns(self, table: str) -> list[str]:
         return list(self._detail(table).get("partitionColumns") or [])
 
@@ -327,12 +334,8 @@ class SparkDeltaStorage(DeltaStorage):
     def _append(
         self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
     ) -> Mapping[str, Any]:
-        if partition_by and self.exists(table):
-            current = list(self._detail(table).get("partitionColumns") or [])
-            if current != list(partition_by):
-                raise StorageError(
-                    f"partition_by {list(partition_by)} differs from the partitioning {current} of {table}"
-                )
+        # A partition_by that differs from the table's is refused by Delta itself (an
+        # AnalysisException naming the partition columns, mapped to StorageError).
         return self._write(df, table, "append", partition_by=partition_by, txn=txn, stamp=stamp)
 
     def _replace_where(
@@ -374,16 +377,67 @@ class SparkDeltaStorage(DeltaStorage):
         raw = rows[0].asDict(recursive=True).get("metrics") if rows else None
         return sql.parse_optimize_metrics(raw)
 
-    def vacuum(self, table: str, retention_hours: int, dry_run: bool = False) -> list[str]:
+    @staticmethod
+    def _vacuum_listing(
+        listed: Sequence[str], location: str, partition_columns: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        """The paths ``VACUUM ... DRY RUN`` listed as (data files, directories), distinct, ``file:``
+        URIs as plain paths. Delta also lists the empty directories it removes (and Databricks the
+        table's own directory). A local path is a directory when it is one on disk; a cloud URI has
+        no cheap stat, so there the name decides: the directories in a Delta table are the table's,
+        partition directories (``<column>=<value>``), ``_change_data`` and random prefixes (no
+        extension), while every file Delta writes has an extension."""
+        root = local_path(location).rstrip("/")
+        files: set[str] = set()
+        directories: set[str] = set()
+        for raw in listed:
+            path = local_path(str(raw)).rstrip("/")
+            name = path.rsplit("/", 1)[-1]
+            if path.startswith("/"):
+                is_directory = os.path.isdir(path)
+            else:
+                column = urllib.parse.unquote(name.split("=", 1)[0]) if "=" in name else None
+                is_directory = column in partition_columns or name.startswith("_") or "." not in name
+            (directories if path == root or is_directory else files).add(path)
+        return sorted(files), sorted(directories)
+
+    def vacuum(
+        self,
+        table: str,
+        retention_hours: int,
+        dry_run: bool = False,
+        *,
+        listing_limit: int = VACUUM_LISTING_LIMIT,
+    ) -> VacuumResult:
+        """``VACUUM ... DRY RUN`` lists what is to be deleted (Databricks: 1,000 paths at most); a real
+        run then runs ``VACUUM`` (only when something was listed), stamped with a write id, and
+        counts what it deleted from its own ``VACUUM END`` commit: ``numDeletedFiles`` (files and
+        empty directories) less the directories listed, found by a bounded history read."""
         dry_statement = sql.build_vacuum_sql(table, retention_hours, dry_run=True)
         statement = sql.build_vacuum_sql(table, retention_hours, dry_run=False)
-        self._require(table)
+        VacuumResult.from_listing((), listing_limit)  # validates the limit before anything runs
+        detail = self._detail(table)
         confs = {sql.RETENTION_CHECK_CONF: "false"} if retention_hours < DEFAULT_RETENTION_HOURS else {}
         with session_confs(self.spark, confs):
-            paths = sorted(local_path(str(r["path"])) for r in self._sql(dry_statement).collect())
-            if not dry_run and paths:
-                self._sql(statement).collect()
-        return paths
+            listed = [str(r["path"]) for r in self._sql(dry_statement).collect()]
+        files, directories = self._vacuum_listing(
+            listed, str(detail["location"]), list(detail.get("partitionColumns") or [])
+        )
+        if dry_run or not listed:
+            return VacuumResult.from_listing(files, listing_limit, entries=len(listed))
+        write_id = uuid.uuid4().hex
+        confs[sql.VACUUM_LOGGING_CONF] = "true"
+        confs[sql.USER_METADATA_CONF] = write_stamp(write_id=write_id)
+        before = self.version(table)
+        with session_confs(self.spark, confs):
+            self._sql(statement).collect()
+        end = self._own_commit(table, write_id, before, self.version(table))
+        if end is None or end.get("operation") != "VACUUM END":
+            raise StorageError(
+                f"VACUUM of {table} ran, but its VACUUM END commit (the deleted-file count) was not found"
+            )
+        deleted = int(end["operationMetrics"].get("numDeletedFiles") or 0) - len(directories)
+        return VacuumResult.from_listing(files, listing_limit, entries=len(listed), deleted=max(0, deleted))
 
     def cluster_by(self, table: str, columns: Sequence[str]) -> bool:
         """``ALTER TABLE ... CLUSTER BY`` unless DESCRIBE DETAIL already shows these clustering

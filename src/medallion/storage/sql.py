@@ -328,11 +328,10 @@ def writer_options(
 ) -> dict[str, str]:
     """DataFrameWriter options of a Delta write (``mode`` is append or overwrite). ``user_metadata``
     (default: :func:`.base.write_stamp` of the Txn, when there is one) becomes the commit's
-    userMetadata; ``optimizeWrite`` makes Delta write one file per partition and batch instead of
-    one per Spark task (Databricks' optimized writes)."""
+    userMetadata."""
     if mode not in ("append", "overwrite"):
         raise StorageError(f"unsupported write mode {mode!r}")
-    options: dict[str, str] = {"optimizeWrite": "true"}
+    options: dict[str, str] = {}
     if replace_where is not None:
         if mode != "overwrite":
             raise StorageError("replaceWhere needs mode overwrite")
@@ -392,6 +391,11 @@ def build_optimize_sql(table: str, zorder_by: Sequence[str] = (), where: str | N
     if zorder_by:
         sql += f" ZORDER BY ({', '.join(quote_identifier(c) for c in zorder_by)})"
     return sql
+
+
+#: Delta records a VACUUM as two commits, ``VACUUM START`` and ``VACUUM END`` (whose operationMetrics
+#: hold numDeletedFiles), only when this is on - by default everywhere but on S3. The engine turns it on.
+VACUUM_LOGGING_CONF = "spark.databricks.delta.vacuum.logging.enabled"
 
 
 def build_vacuum_sql(table: str, retention_hours: int, dry_run: bool = False) -> str:
