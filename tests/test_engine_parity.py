@@ -34,7 +34,7 @@ def test_local_runs_on_both_engines_give_the_same_tables(spark, tmp_path, capsys
     tables = {}
     for engine in ("delta-rs", "spark-delta"):
         root = tmp_path / engine
-        argv = ["local", "--events-dir", str(landing), "--root", str(root), "--engine", engine]
+        argv = ["local", "--events", str(landing), "--root", str(root), "--engine", engine]
         assert main([*argv, "--shuffle-partitions", "2", "--log-level", "WARNING"]) == 0
         config = Config(environment="local", root=str(root), engine=engine)
         storage = get_storage(spark, config)
