@@ -1,5 +1,5 @@
-"""The maintenance job (issue 6) on real Delta tables (delta-rs), plus the exact SQL the
-spark-delta engine runs for each policy.
+"""The maintenance job (issue 6) on real Delta tables, on both engines (delta-rs, and spark-delta on
+the real Delta Lake jars), plus the exact SQL the spark-delta engine runs for each policy.
 
 Test data is written as many small Delta commits. To stay fast, the small appends go straight
 through ``deltalake.write_deltalake`` with the Arrow schema the storage adapter uses
@@ -8,6 +8,9 @@ everything else (the job, reads, optimize, vacuum) goes through the ``storage`` 
 
 Elapsed time for VACUUM is simulated on the real log: a commit's ``remove`` actions get an older
 ``deletionTimestamp`` (what Delta's retention is measured from), orphan files an older mtime.
+
+Issue 11, defect 6 (VACUUM's count is Delta's own, its listing capped and free of directories) is
+tested on both engines too.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from maintenance.policy import (
 from medallion.config import Config, ConfigError
 from medallion.contract import load_contract
 from medallion.storage import FileInfo, StorageError, sql
+from medallion.storage.base import VACUUM_LISTING_LIMIT, VacuumResult
 from medallion.storage.delta_rs import spark_schema_to_arrow
 from medallion.storage.spark_delta import SparkDeltaStorage
 from silver.job import RUNS_SCHEMA, RUNS_TABLE
@@ -147,15 +151,22 @@ def removed_paths(table: str, version: int) -> list[str]:
 
 def backdate_removes(table: str, version: int, hours: float) -> list[str]:
     """Pretend commit ``version`` removed its files ``hours`` ago (its remove actions'
-    deletionTimestamp, what VACUUM's retention is measured from). Returns those files."""
+    deletionTimestamp, what VACUUM's retention is measured from; the files themselves were written
+    before that - Delta's VACUUM also checks their modification time). Returns those files."""
     log = Path(table) / "_delta_log" / f"{version:020d}.json"
-    stamp = int((time.time() - hours * 3600) * 1000)
+    then = time.time() - hours * 3600
+    stamp = int(then * 1000)
     actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     for action in actions:
         if "remove" in action:
             action["remove"]["deletionTimestamp"] = stamp
     log.write_text("".join(json.dumps(a) + "\n" for a in actions))
-    return removed_paths(table, version)
+    # Hadoop's local file system (spark-delta) keeps a checksum of each file it wrote next to it.
+    log.with_name(f".{log.name}.crc").unlink(missing_ok=True)
+    removed = removed_paths(table, version)
+    for path in removed:
+        os.utime(path, (then, then))
+    return removed
 
 
 def report_rows(storage, config) -> list:
@@ -189,7 +200,7 @@ def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, sto
 
     [row] = report_rows(storage, local_config)
     assert row.run_id == result.run_id and row.table_name == "silver.events" and row.layer == "silver"
-    assert (row.outcome, row.error, row.engine) == ("succeeded", None, "delta-rs")
+    assert (row.outcome, row.error, row.engine) == ("succeeded", None, storage.engine)
     assert (row.files_before, row.files_after, row.files_compacted, row.files_written) == (100, 2, 100, 2)
     assert (
         row.bytes_before
@@ -297,6 +308,7 @@ def test_vacuum_deletes_only_unreferenced_files_older_than_the_retention(spark, 
     out = result.outcome("gold.user_features")
     assert out.retention_hours == 168 and not out.unsafe_retention
     assert out.vacuum_files == sorted([*old_removed, str(orphan_old)])
+    assert (out.vacuum_files_deleted, out.vacuum_listing_complete) == (4, True)
     assert not any(os.path.exists(p) for p in out.vacuum_files)
     assert all(os.path.exists(p) for p in [*recent_removed, str(orphan_new), *current])
     # Time travel inside the retention still works: v4..v6 read files removed only "now".
@@ -304,7 +316,7 @@ def test_vacuum_deletes_only_unreferenced_files_older_than_the_retention(spark, 
     assert rows_of(storage, table, version=6) == v6_rows
     assert rows_of(storage, table) == v6_rows
     # Versions whose files were removed 200 h ago are outside the retention: gone, as intended.
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(Exception, match="not found|does not exist"):  # delta-rs | spark-delta (lazy read)
         storage.read(table, version=3).collect()
     [row] = report_rows(storage, local_config)
     assert (row.table_name, row.vacuum_files_deleted, row.files_before, row.files_after) == (
@@ -365,12 +377,17 @@ def test_unsafe_retention_with_the_override_runs_and_is_logged_loudly(spark, sto
             tables="gold.user_features",
             retention_hours=0,
             allow_unsafe_retention=True,
+            vacuum_listing_limit=3,  # Databricks lists 1,000 files at most: here 3 of the 4
         )
 
     assert result.ok, result.summary()
     out = result.outcome("gold.user_features")
     assert (out.retention_hours, out.unsafe_retention) == (0, True)
-    assert out.vacuum_files == tombstoned and not any(os.path.exists(p) for p in tombstoned)
+    assert not any(os.path.exists(p) for p in tombstoned)
+    # The count is what VACUUM deleted (Delta's own count), not the length of the capped listing.
+    assert (out.vacuum_files_deleted, out.vacuum_listing_complete) == (4, False)
+    assert len(out.vacuum_files) == 3 and set(out.vacuum_files) < set(tombstoned)
+    assert "VACUUM RETAIN 0 HOURS (UNSAFE) deleted 4 files (Delta's count; only 3 listed)" in out.line()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(
         "UNSAFE VACUUM RETENTION" in w and "gold.user_features" in w and "RETAIN 0 HOURS" in w
@@ -400,6 +417,7 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
         ({"event_date": DAY2}, 7, 7),
     ]
     assert out.vacuum_files == expired and len(expired) == 20
+    assert (out.vacuum_files_deleted, out.vacuum_listing_complete) == (20, True)
     assert out.properties_set == {
         "delta.logRetentionDuration": "interval 30 days",
         "delta.deletedFileRetentionDuration": "interval 7 days",
@@ -418,12 +436,105 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
         "DRY RUN" in summary
         and "would OPTIMIZE ZORDER BY (user_id) 2 partition(s) with 14 small files" in summary
     )
-    assert all(path in summary for path in expired)
+    assert all(path in summary for path in expired) and "would delete 20 files" in summary
+    # Listing capped (Databricks' VACUUM DRY RUN lists 1,000 files at most): a lower bound, said so.
+    capped = job.run(
+        local_config, spark, storage, tables=["silver.events"], dry_run=True, vacuum_listing_limit=5
+    )
+    out = capped.outcome("silver.events")
+    assert (out.vacuum_files_deleted, len(out.vacuum_files), out.vacuum_listing_complete) == (20, 5, False)
+    assert set(out.vacuum_files) < set(expired)
+    assert "would delete at least 20 files (listing capped: 5 listed)" in capped.summary()
 
     assert {t: folder_state(t) for t in (table, ops)} == state  # not a byte, not a log entry
     assert {t: storage.version(t) for t in (table, ops)} == versions
     assert all(os.path.exists(p) for p in expired)
     assert not storage.exists(local_config.table(*REPORT_TABLE))
+
+
+# --- issue 11: VACUUM's count is Delta's own, its listing capped and free of directories (defect 6) ---
+def _features_batch(i: int, day: dt.date, n: int = 5) -> pa.Table:
+    return arrow_batch(
+        USER_FEATURES_SCHEMA, n, start=i * n, user_id=lambda k: f"u{k:04d}", feature_date=lambda k: day
+    )
+
+
+def test_vacuum_counts_what_it_deleted_and_lists_only_data_files_up_to_the_limit(
+    spark, storage, local_config
+):
+    table = create(storage, local_config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    small_appends(table, [_features_batch(i, day) for i, day in enumerate([DAY1, DAY1, DAY1, DAY2, DAY2])])
+    kept = storage.read(table, where="feature_date = DATE '2026-01-02'").collect()
+    storage.replace_where(  # day 1 emptied, day 2 rewritten: all five files unreferenced
+        spark.createDataFrame(kept, USER_FEATURES_SCHEMA),
+        table,
+        "feature_date IN (DATE '2026-01-01', DATE '2026-01-02')",
+    )
+    removed = removed_paths(table, storage.version(table))
+    current = [f.path for f in storage.files(table)]
+    assert len(removed) == 5 and all(os.path.isfile(p) for p in removed)
+
+    dry = storage.vacuum(table, retention_hours=0, dry_run=True, listing_limit=3)
+    assert (dry.files_deleted, len(dry.files), dry.listing_complete) == (5, 3, False)  # at least 5
+    assert set(dry.files) < set(removed) and all(os.path.isfile(p) for p in removed)
+
+    result = storage.vacuum(table, retention_hours=0, listing_limit=3)
+    gone = [p for p in removed if not os.path.exists(p)]
+    assert result.files_deleted == len(gone) == 5  # what VACUUM deleted, not what it listed
+    assert len(result.files) == 3 and set(result.files) < set(removed) and not result.listing_complete
+    assert all(os.path.isfile(p) for p in current)
+    empty = os.path.join(table, "feature_date=2026-01-01")
+    assert os.path.isdir(empty) and not os.listdir(empty)
+
+    # Delta (spark-delta) now lists that empty directory and removes it: neither listed nor counted.
+    assert storage.vacuum(table, retention_hours=0) == VacuumResult((), 0, True)
+    assert sorted(map(tuple, storage.read(table).collect())) == sorted(map(tuple, kept))
+    assert VACUUM_LISTING_LIMIT == 1000  # Databricks' own cap on VACUUM ... DRY RUN
+
+
+def test_vacuum_result_from_listing():
+    listed = ["/t/b", "/t/a", "/t/b", "/t/c"]
+    assert VacuumResult.from_listing(listed, 1000) == VacuumResult(("/t/a", "/t/b", "/t/c"), 3, True)
+    # a listing that reaches the limit may have been cut (Databricks: exactly 1,000 rows)
+    assert VacuumResult.from_listing(listed, 3) == VacuumResult(("/t/a", "/t/b", "/t/c"), 3, False)
+    assert VacuumResult.from_listing(listed, 2) == VacuumResult(("/t/a", "/t/b"), 3, False)
+    assert VacuumResult.from_listing(listed[:1], 10, entries=12) == VacuumResult(("/t/b",), 1, False)
+    # a real run: the engine's count; the listing is complete only when it names exactly those files
+    assert VacuumResult.from_listing(listed, 10, deleted=3) == VacuumResult(("/t/a", "/t/b", "/t/c"), 3, True)
+    assert VacuumResult.from_listing(listed, 10, deleted=4).listing_complete is False
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(StorageError, match="listing limit"):
+            VacuumResult.from_listing(listed, bad)
+
+
+def test_spark_delta_vacuum_listing_keeps_data_files_only(tmp_path):
+    """What VACUUM ... DRY RUN lists on Databricks: cloud URIs (no stat), the table directory,
+    empty partition directories, the same file twice; locally ``file:`` URIs."""
+    root = "abfss://c@acct.dfs.core.windows.net/tables/events"
+    listed = [
+        f"{root}/event_date=2026-01-01/part-0001.snappy.parquet",
+        f"{root}/event_date=2026-01-01/part-0001.snappy.parquet",
+        f"{root}/event_date=2026-01-02",  # an empty partition directory
+        f"{root}/_change_data",
+        f"{root}/event_date=2026-01-02/deletion_vector_1.bin",
+        f"{root}/Xy",  # a random file prefix directory
+        root,
+        f"{root}/",
+    ]
+    files, directories = SparkDeltaStorage._vacuum_listing(listed, root, ["event_date"])
+    assert files == [
+        f"{root}/event_date=2026-01-01/part-0001.snappy.parquet",
+        f"{root}/event_date=2026-01-02/deletion_vector_1.bin",
+    ]
+    assert directories == sorted(
+        [root, f"{root}/Xy", f"{root}/_change_data", f"{root}/event_date=2026-01-02"]
+    )
+    # local paths: the file system decides; file: URIs become plain paths
+    (tmp_path / "d=1").mkdir()
+    (tmp_path / "d=1" / "noext").write_text("x")
+    listed = [f"file:{tmp_path}/d=1/noext", f"file://{tmp_path}/d=1", f"file:{tmp_path}"]
+    files, directories = SparkDeltaStorage._vacuum_listing(listed, f"file:{tmp_path}", ["d"])
+    assert (files, directories) == ([f"{tmp_path}/d=1/noext"], [str(tmp_path), f"{tmp_path}/d=1"])
 
 
 # --- failures -----------------------------------------------------------------------------------------
@@ -476,7 +587,7 @@ def test_a_failing_table_does_not_stop_the_others(spark, storage, local_config, 
     assert "ops.silver_runs: succeeded" in captured.out
 
 
-def test_liquid_clustering_policy_compacts_without_zorder_on_delta_rs(spark, storage, local_config):
+def test_liquid_clustering_policy_compacts_without_zorder(spark, storage, local_config):
     ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
     small_appends(ops, [arrow_batch(RUNS_SCHEMA, 1, start=i, quarantine_reasons=["{}"]) for i in range(4)])
     policy = TablePolicy("ops", "silver_runs", liquid_clustering=True, cluster_by=("run_id",))
@@ -485,14 +596,24 @@ def test_liquid_clustering_policy_compacts_without_zorder_on_delta_rs(spark, sto
 
     assert result.ok, result.summary()
     out = result.outcome("ops.silver_runs")
-    # delta-rs has no liquid clustering: no CLUSTER BY step, and OPTIMIZE never gets a ZORDER BY.
+    # OPTIMIZE never gets a ZORDER BY; CLUSTER BY only where the engine has liquid clustering
+    # (spark-delta); delta-rs has none and only compacts.
+    cluster = (
+        ["ALTER TABLE `ops`.`silver_runs` CLUSTER BY (`run_id`)"]
+        if storage.supports_liquid_clustering
+        else []
+    )
     assert out.statements[1:] == [
+        *cluster,
         "OPTIMIZE `ops`.`silver_runs`",
         "VACUUM `ops`.`silver_runs` RETAIN 168 HOURS",
     ]
     assert (out.files_before, out.files_after, out.zorder_by) == (4, 1, ())
-    with pytest.raises(StorageError, match="not supported by the delta-rs engine"):
-        storage.cluster_by(ops, ["run_id"])
+    if storage.supports_liquid_clustering:
+        assert storage.cluster_by(ops, ["run_id"]) is False  # already the keys: no commit
+    else:
+        with pytest.raises(StorageError, match="not supported by the delta-rs engine"):
+            storage.cluster_by(ops, ["run_id"])
 
 
 # --- SQL of the spark-delta engine (pure) ---------------------------------------------------------------

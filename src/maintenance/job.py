@@ -18,7 +18,8 @@ Per table, in order:
      delta-rs). No ZORDER BY for liquid clustering tables;
    * ``VACUUM ... RETAIN n HOURS`` - after OPTIMIZE, so the files it just replaced are kept for
      the whole retention (readers of older versions, time travel).
-3. report: files / bytes before and after, files compacted and written, files VACUUM deleted,
+3. report: files / bytes before and after, files compacted and written, files VACUUM deleted
+   (Delta's own count; the listing of the files themselves is capped, like Databricks' at 1,000),
    duration and outcome, appended to ``ops.maintenance_runs`` once at the end of the run.
 
 Safety: a VACUUM retention below the table's safe minimum (168 hours, see
@@ -29,7 +30,8 @@ with the next one; the caller (CLI) exits non-zero when ``result.failed`` is not
 
 Dry run: nothing is changed and no report row is written. The plan is listed per table: the
 statements that would run, the partitions (and their small files) that would be compacted, and
-the files VACUUM would delete now (``storage.vacuum(..., dry_run=True)``). With a retention of
+the files VACUUM would delete now (``storage.vacuum(..., dry_run=True)``; at most
+:data:`VACUUM_LISTING_LIMIT` of them - beyond that the count is "at least"). With a retention of
 0 hours the real run would also delete the files its own OPTIMIZE replaces; a dry run cannot list
 those (they are not removed yet).
 """
@@ -68,7 +70,7 @@ from maintenance.policy import (
 from medallion.config import ConfigError
 from medallion.errors import JobFailedError
 from medallion.storage import sql
-from medallion.storage.base import FileInfo
+from medallion.storage.base import VACUUM_LISTING_LIMIT, FileInfo, VacuumResult
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -408,7 +410,9 @@ class TableOutcome:
     partitions_optimized: int = 0
     files_compacted: int = 0
     files_written: int = 0
-    vacuum_files: list[str] = field(default_factory=list)  # deleted, or that would be (dry run)
+    vacuum_files: list[str] = field(default_factory=list)  # listed (capped): deleted, or would be (dry run)
+    vacuum_files_deleted: int = 0  # Delta's count (dry run: found by the listing, "at least" if capped)
+    vacuum_listing_complete: bool = True  # vacuum_files names every file counted
     properties_set: dict[str, str] = field(default_factory=dict)
     statements: list[str] = field(default_factory=list)  # the planned steps as SQL
     candidates: list[CompactionCandidate] = field(default_factory=list)
@@ -446,11 +450,8 @@ class TableOutcome:
         else:
             parts.append("nothing to compact")
         if self.retention_hours is not None:
-            verb = "would delete" if dry else "deleted"
             unsafe = " (UNSAFE)" if self.unsafe_retention else ""
-            parts.append(
-                f"VACUUM RETAIN {self.retention_hours} HOURS{unsafe} {verb} {len(self.vacuum_files)} files"
-            )
+            parts.append(f"VACUUM RETAIN {self.retention_hours} HOURS{unsafe} {self._vacuum_count(dry)}")
         if self.properties_set:
             parts.append(
                 ("would set " if dry else "set ")
@@ -465,7 +466,17 @@ class TableOutcome:
                     f"({_size(c.small_bytes)})"
                 )
             lines += [f"      vacuum {path}" for path in self.vacuum_files]
+            if not self.vacuum_listing_complete:
+                lines.append(f"      vacuum: only these {len(self.vacuum_files)} files are listed")
         return "\n".join(lines)
+
+    def _vacuum_count(self, dry: bool) -> str:
+        n, listed = self.vacuum_files_deleted, len(self.vacuum_files)
+        if self.vacuum_listing_complete:
+            return f"{'would delete' if dry else 'deleted'} {n} files"
+        if dry:  # the engine's listing was cut (Databricks: 1,000 files): there may be more
+            return f"would delete at least {n} files (listing capped: {listed} listed)"
+        return f"deleted {n} files (Delta's count; only {listed} listed)"
 
     def report_row(self, run_id: str) -> tuple:
         return (
@@ -488,7 +499,7 @@ class TableOutcome:
             self.partitions_optimized,
             self.files_compacted,
             self.files_written,
-            len(self.vacuum_files),
+            self.vacuum_files_deleted,
             json.dumps(self.properties_set, sort_keys=True),
             self.version_before,
             self.version_after,
@@ -568,12 +579,14 @@ def run(
     dry_run: bool = False,
     *,
     policies: Iterable[TablePolicy] = POLICIES,
+    vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
 ) -> MaintenanceResult:
     """Maintain every table of ``policies`` (or only ``tables``, ``layer.table`` names).
 
     Raises UnsafeRetentionError (a ConfigError) before touching anything when a retention is
     below the safe minimum without ``allow_unsafe_retention``. Per-table failures do not raise:
-    they are in ``result.failed`` (and the report)."""
+    they are in ``result.failed`` (and the report).
+    ``vacuum_listing_limit``: the most files listed per VACUUM (counts are not capped)."""
     started = time.monotonic()
     selected = select(parse_tables(tables), policies)
     unsafe = check_retention(selected, retention_hours, allow_unsafe_retention)
@@ -591,6 +604,7 @@ def run(
             effective_retention(policy, retention_hours),
             unsafe=policy.key in unsafe_keys,
             dry_run=dry_run,
+            vacuum_listing_limit=vacuum_listing_limit,
         )
         log.info("%s", outcome.line())
         result.tables.append(outcome)
@@ -620,7 +634,14 @@ def inspect(storage: DeltaStorage, table: str) -> TableState:
 
 
 def _maintain_table(
-    config: Config, storage: DeltaStorage, policy: TablePolicy, retention: int, *, unsafe: bool, dry_run: bool
+    config: Config,
+    storage: DeltaStorage,
+    policy: TablePolicy,
+    retention: int,
+    *,
+    unsafe: bool,
+    dry_run: bool,
+    vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
 ) -> TableOutcome:
     table = config.table(policy.layer, policy.name)
     outcome = TableOutcome(
@@ -652,7 +673,7 @@ def _maintain_table(
         name = _display_name(config, policy)
         outcome.statements = [s.sql(name, dry_run=dry_run) for s in steps]
         for step in steps:
-            _execute(storage, step, outcome, dry_run)
+            _execute(storage, step, outcome, dry_run, vacuum_listing_limit)
         if dry_run:
             outcome.files_after, outcome.bytes_after = outcome.files_before, outcome.bytes_before
             outcome.version_after = outcome.version_before
@@ -671,7 +692,13 @@ def _maintain_table(
     return outcome
 
 
-def _execute(storage: DeltaStorage, step: Step, outcome: TableOutcome, dry_run: bool) -> None:
+def _execute(
+    storage: DeltaStorage,
+    step: Step,
+    outcome: TableOutcome,
+    dry_run: bool,
+    vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
+) -> None:
     """Run one step through the storage adapter (only VACUUM's listing in a dry run)."""
     if step.kind == SET_PROPERTIES:
         outcome.properties_set = dict(step.properties)
@@ -689,7 +716,12 @@ def _execute(storage: DeltaStorage, step: Step, outcome: TableOutcome, dry_run: 
             outcome.files_written = int(metrics.get("files_added", 0))
     elif step.kind == VACUUM:
         assert step.retention_hours is not None
-        outcome.vacuum_files = list(storage.vacuum(step.table, step.retention_hours, dry_run=dry_run))
+        vacuumed: VacuumResult = storage.vacuum(
+            step.table, step.retention_hours, dry_run=dry_run, listing_limit=vacuum_listing_limit
+        )
+        outcome.vacuum_files = list(vacuumed.files)
+        outcome.vacuum_files_deleted = vacuumed.files_deleted
+        outcome.vacuum_listing_complete = vacuumed.listing_complete
     else:  # pragma: no cover
         raise ValueError(f"unknown step kind {step.kind!r}")
 
