@@ -78,3 +78,21 @@ def storage(spark, engine: str):
     from medallion.storage import get_storage
 
     return get_storage(spark, Config(environment="local", engine=engine))
+
+
+# --- suite time per engine (printed at the end of every run) ---------------------------------
+_ENGINE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    engine = "engine-independent"
+    for name in ENGINES:
+        if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid or f"-{name}-" in report.nodeid:
+            engine = name
+    _ENGINE_SECONDS[engine] = _ENGINE_SECONDS.get(engine, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _ENGINE_SECONDS:
+        parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(_ENGINE_SECONDS.items()))
+        terminalreporter.write_line(f"test time per storage engine (setup + call + teardown): {parts}")
