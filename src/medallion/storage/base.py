@@ -16,12 +16,12 @@ Spark SQL and DataFusion SQL.
 
 What is engine-independent lives here, so that the engines differ only in I/O:
 
-* **Txn bookkeeping.** A write carrying a :class:`Txn` puts Delta's own ``txn`` action into its
-  commit, and stamps the commit's ``userMetadata`` with the Txn
-  (:func:`txn_user_metadata`). Whether the write *committed* is decided the same way on every
-  engine: by finding that stamp among the commits made between the version before and the version
-  after the write (``history(limit=after - before)``: as many commits as were made meanwhile,
-  usually one, never a scan of the whole log). A table version that moved because of a concurrent
+* **Txn bookkeeping.** Every write stamps its commit's ``userMetadata`` with a unique write id
+  (and its :class:`Txn`, if any: :func:`write_stamp`); a write carrying a Txn also puts Delta's own
+  ``txn`` action into its commit. Whether the write *committed* is decided the same way on every
+  engine: by finding its write id among the commits made between the version before and the
+  version after the write (``history(limit=after - before)``: as many commits as were made
+  meanwhile, usually one, never a scan of the whole log). A table version that moved because of a concurrent
   OPTIMIZE or VACUUM is therefore not mistaken for our commit. A replayed write is skipped by the
   engine (Delta's own txn check on spark-delta; a ``transaction_version`` pre-check on delta-rs).
 * **No progress reads from the history.** Where a job resumes is read from data committed by the
