@@ -9,8 +9,9 @@ everything else (the job, reads, optimize, vacuum) goes through the ``storage`` 
 Elapsed time for VACUUM is simulated on the real log: a commit's ``remove`` actions get an older
 ``deletionTimestamp`` (what Delta's retention is measured from), orphan files an older mtime.
 
-Issue 11, defect 6 (VACUUM's count is Delta's own, its listing capped and free of directories) is
-tested on both engines too.
+Issue 11: defect 5 (no metadata commit on a table that already has the wanted properties, none at
+all on the streamed bronze table) and defect 6 (VACUUM's count is Delta's own, its listing capped
+and free of directories) are tested on both engines too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from chispa import assert_df_equality
 from deltalake import write_deltalake
 from pyspark.sql import types as T
 
+from bronze import schema as bronze_schema
 from bronze.schema import BRONZE_TABLE
 from gold.schema import USER_FEATURES, USER_FEATURES_SCHEMA, VIDEO_FEATURES
 from maintenance import job
@@ -41,7 +43,9 @@ from maintenance.policy import (
     REPORT_TABLE,
     TablePolicy,
     interval_hours,
+    interval_seconds,
     parse_tables,
+    same_property_value,
     select,
 )
 from medallion.config import Config, ConfigError
@@ -452,6 +456,109 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
     assert not storage.exists(local_config.table(*REPORT_TABLE))
 
 
+# --- issue 11: no needless metadata commits, none on the streamed bronze table (defect 5) ------------
+RETENTION_PROPERTIES = POLICY["bronze.events"].properties
+
+
+def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferred(
+    spark, storage, local_config
+):
+    """A metadata commit (SET TBLPROPERTIES) fails the micro-batch the prod bronze stream commits
+    at the same time. So: none on a table that already has the wanted values (in any spelling),
+    none on the report table the job creates itself, and none at all on the streamed bronze table
+    unless the caller says the stream is stopped."""
+    bronze = create(  # as the bronze job creates it: its own properties, not the retention ones
+        storage,
+        local_config.table(*BRONZE_TABLE),
+        bronze_schema.BRONZE_SCHEMA,
+        bronze_schema.PARTITION_COLUMNS,
+        bronze_schema.TABLE_PROPERTIES,
+    )
+    small_appends(bronze, [arrow_batch(bronze_schema.BRONZE_SCHEMA, 3, start=3 * i) for i in range(2)])
+    runs = create(  # the retention properties already in place, spelled differently
+        storage,
+        local_config.table(*RUNS_TABLE),
+        RUNS_SCHEMA,
+        properties={
+            "delta.logRetentionDuration": "interval 720 hours",
+            "delta.deletedFileRetentionDuration": "interval 1 weeks",
+        },
+    )
+    small_appends(runs, [arrow_batch(RUNS_SCHEMA, 1, quarantine_reasons=["{}"])])
+    report = local_config.table(*REPORT_TABLE)
+    tables = ["bronze.events", "ops.silver_runs", "ops.maintenance_runs"]
+    alter_bronze = (
+        "ALTER TABLE `bronze`.`events` SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 30 days', "
+        "'delta.deletedFileRetentionDuration' = 'interval 7 days')"
+    )
+
+    def operations(table: str, since: int) -> list[str]:
+        return [c["operation"] for c in storage.history(table) if c["version"] > since]
+
+    first = job.run(local_config, spark, storage, tables=tables)
+
+    assert first.ok, first.summary()
+    out = first.outcome("bronze.events")
+    assert out.outcome == job.SUCCEEDED and out.partitions_optimized == 1  # OPTIMIZE does run
+    assert (out.metadata_deferred, out.properties_set) == ([alter_bronze], {})
+    assert alter_bronze not in out.statements
+    deferred = (
+        "    DEFERRED (streamed table: a metadata commit now would fail the stream's concurrent "
+        f"micro-batch; run it while the stream is stopped): {alter_bronze}"
+    )
+    assert deferred in first.summary().splitlines()
+    assert "SET TBLPROPERTIES" not in operations(bronze, 0)
+    assert not set(RETENTION_PROPERTIES) & set(storage.properties(bronze))
+    assert (first.outcome("ops.silver_runs").properties_set, operations(runs, 1)) == ({}, [])
+    assert first.outcome("ops.maintenance_runs").outcome == job.SKIPPED_MISSING
+    # The job creates its report table with the retention properties of its own policy.
+    assert {k: storage.properties(report)[k] for k in RETENTION_PROPERTIES} == RETENTION_PROPERTIES
+    rows = {r.table_name: r for r in report_rows(storage, local_config)}
+    assert json.loads(rows["bronze.events"].metadata_deferred) == [alter_bronze]
+    assert rows["ops.silver_runs"].metadata_deferred is None
+
+    versions = {t: storage.version(t) for t in (bronze, runs, report)}
+    second = job.run(local_config, spark, storage, tables=tables)
+
+    assert second.ok, second.summary()
+    assert {k: o.outcome for k, o in ((t.key, t) for t in second.tables)} == dict.fromkeys(
+        tables, job.SUCCEEDED
+    )
+    # No commit at all on the maintained tables; the report table gets its rows appended (and is
+    # compacted when that append wrote several files): data commits only.
+    assert (operations(bronze, versions[bronze]), operations(runs, versions[runs])) == ([], [])
+    assert operations(report, versions[report])[0] == "WRITE"
+    assert set(operations(report, versions[report])) <= {"WRITE", "OPTIMIZE"}
+    for out in second.tables:
+        assert not [s for s in out.statements if s.startswith("ALTER")], out.statements
+        assert out.statements[-1] == f"VACUUM `{out.layer}`.`{out.name}` RETAIN 168 HOURS"
+    assert second.outcome("bronze.events").metadata_deferred == [alter_bronze]  # reported every night
+
+    # With the stream stopped, the caller lets the change through: one SET TBLPROPERTIES, nothing else.
+    third = job.run(local_config, spark, storage, tables=["bronze.events"], apply_deferred_metadata=True)
+    assert third.ok, third.summary()
+    out = third.outcome("bronze.events")
+    assert (out.metadata_deferred, out.properties_set) == ([], RETENTION_PROPERTIES)
+    assert out.statements[0] == alter_bronze
+    assert operations(bronze, versions[bronze]) == ["SET TBLPROPERTIES"]
+    assert {k: storage.properties(bronze)[k] for k in RETENTION_PROPERTIES} == RETENTION_PROPERTIES
+
+
+def test_a_report_table_of_an_older_job_gets_the_new_column(spark, storage, local_config):
+    report = local_config.table(*REPORT_TABLE)
+    old_schema = T.StructType([f for f in job.REPORT_SCHEMA.fields if f.name != "metadata_deferred"])
+    create(storage, report, old_schema)
+    old_row = job.TableOutcome("ops", "x", "t", storage.engine, dt.datetime(2026, 1, 1, tzinfo=UTC))
+    storage.append(spark.createDataFrame([old_row.report_row("old-run")[:-1]], old_schema), report)
+
+    result = job.run(local_config, spark, storage, policies=[TablePolicy("ops", "silver_runs")])  # missing
+
+    assert result.ok and result.report_table == report, result.summary()
+    assert storage.schema(report).fieldNames() == job.REPORT_SCHEMA.fieldNames()
+    rows = {r.run_id: r for r in storage.read(report).collect()}
+    assert rows["old-run"].metadata_deferred is None and rows[result.run_id].outcome == job.SKIPPED_MISSING
+
+
 # --- issue 11: VACUUM's count is Delta's own, its listing capped and free of directories (defect 6) ---
 def _features_batch(i: int, day: dt.date, n: int = 5) -> pa.Table:
     return arrow_batch(
@@ -674,6 +781,12 @@ def test_spark_delta_statements_per_policy(key):
         f"OPTIMIZE {q}{where}{zorder}",
         f"VACUUM {q} RETAIN 168 HOURS",
     ]
+    # the streamed table (bronze) defers its metadata change unless the stream is stopped
+    assert [s.deferred for s in steps] == [key == "bronze.events", False, False]
+    stopped = job.plan_steps(
+        policy, name, state, 168, supports_liquid_clustering=True, apply_deferred_metadata=True
+    )
+    assert [(s.sql(), s.deferred) for s in stopped] == [(s.sql(), False) for s in steps]
     assert q.startswith("`main`.`dev_jane_")
     # properties in place and nothing small to compact: VACUUM only; unsafe override and dry run
     settled = job.TableState(columns=state.columns, files=_files(column)[3:4], properties=policy.properties)
@@ -758,6 +871,7 @@ def test_default_policy():
     assert POLICY["gold.user_features"].zorder_by == (USER_FEATURES.entity_key,) == ("user_id",)
     assert POLICY["gold.video_features"].zorder_by == (VIDEO_FEATURES.entity_key,) == ("video_id",)
     assert POLICY[".".join(BRONZE_TABLE)].zorder_by == ()
+    assert [p.key for p in POLICIES if p.streamed] == ["bronze.events"]  # the continuous prod stream
     for key in ("ops.silver_runs", "ops.quality_results", "ops.maintenance_runs", "silver.events_quarantine"):
         assert POLICY[key].compact and POLICY[key].zorder_by == () and not POLICY[key].liquid_clustering
     for policy in POLICIES:
@@ -781,11 +895,31 @@ def test_default_policy():
         ({"log_retention": "interval 1 days"}, "shorter than deleted_file_retention"),
         ({"deleted_file_retention": "7 days"}, "is not a Delta interval"),
         ({"vacuum_retention_hours": -1}, ">= 0"),
+        ({"liquid_clustering": True, "cluster_by": ("a",), "streamed": True}, "streamed table"),
     ],
 )
 def test_policy_validation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TablePolicy("silver", "events", **kwargs)
+
+
+def test_properties_are_compared_by_value():
+    state = job.TableState(
+        columns=("x",),
+        files=(),
+        properties={
+            "delta.logRetentionDuration": "INTERVAL 4 WEEKS 2 DAYS",
+            "delta.deletedFileRetentionDuration": "168 hours",
+        },
+    )
+    steps = job.plan_steps(POLICY["ops.silver_runs"], "t", state, 168, supports_liquid_clustering=False)
+    assert steps == [job.Step(job.VACUUM, "t", retention_hours=168)]  # no SET TBLPROPERTIES
+    same = ("interval 7 days", "interval 1 week", "INTERVAL 1 WEEKS", "168 hours", "interval 6 days 24 hours")
+    assert all(same_property_value(v, "interval 7 days") for v in same)
+    for other in (None, "interval 8 days", "interval 7 days 1 second", "7", "true", "interval 7 days x"):
+        assert not same_property_value(other, "interval 7 days"), other
+    assert same_property_value("true", "true") and not same_property_value("false", "true")
+    assert interval_seconds("interval 30 days") == 30 * 86400 and interval_seconds("soon") is None
 
 
 def test_interval_hours():

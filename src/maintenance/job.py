@@ -10,7 +10,11 @@ Per table, in order:
    builders of :mod:`medallion.storage.sql`; delta-rs does the same work on local tables.
 
    * ``ALTER TABLE ... SET TBLPROPERTIES`` - the policy's log / deleted-file retention
-     properties, only when they differ from the table's;
+     properties, only when the table's values differ (an interval written differently, e.g.
+     ``interval 1 week`` for ``interval 7 days``, is the same value). Never on a *streamed* table
+     (prod bronze): a metadata commit fails the stream's concurrent micro-batch, so it is
+     reported as deferred instead (``apply_deferred_metadata=True`` applies it, for when the
+     stream is stopped);
    * ``ALTER TABLE ... CLUSTER BY`` - liquid clustering keys (engines that support it);
    * ``OPTIMIZE ... [WHERE <partitions>] [ZORDER BY (...)]`` - only the partitions that hold two
      or more small files (:func:`compaction_candidates`, :func:`small_file_threshold`), so a
@@ -20,7 +24,9 @@ Per table, in order:
      the whole retention (readers of older versions, time travel).
 3. report: files / bytes before and after, files compacted and written, files VACUUM deleted
    (Delta's own count; the listing of the files themselves is capped, like Databricks' at 1,000),
-   duration and outcome, appended to ``ops.maintenance_runs`` once at the end of the run.
+   deferred metadata changes, duration and outcome, appended to ``ops.maintenance_runs`` once at
+   the end of the run (a table created with the policy's properties, so no later run needs a
+   metadata commit on it).
 
 Safety: a VACUUM retention below the table's safe minimum (168 hours, see
 :data:`maintenance.policy.MIN_SAFE_RETENTION_HOURS`) is refused before anything runs
@@ -65,6 +71,8 @@ from maintenance.policy import (
     REPORT_TABLE,
     TablePolicy,
     parse_tables,
+    policy_map,
+    same_property_value,
     select,
 )
 from medallion.config import ConfigError
@@ -116,6 +124,9 @@ REPORT_SCHEMA = StructType(
         StructField("version_before", LongType(), True),
         StructField("version_after", LongType(), True),
         StructField("duration_ms", LongType(), False),
+        # JSON list of the metadata statements not run on a streamed table (null: none); added to
+        # existing report tables by write_report
+        StructField("metadata_deferred", StringType(), True),
     ]
 )
 
@@ -325,6 +336,7 @@ class Step:
     where: str | None = None
     retention_hours: int | None = None
     candidates: tuple[CompactionCandidate, ...] = ()  # OPTIMIZE: the partitions it compacts
+    deferred: bool = False  # a metadata step on a streamed table: reported, not run
 
     def sql(self, table_name: str | None = None, dry_run: bool = False) -> str:
         """The statement the spark-delta engine runs for this step (``table_name`` replaces the
@@ -349,9 +361,12 @@ def plan_steps(
     retention_hours: int,
     *,
     supports_liquid_clustering: bool,
+    apply_deferred_metadata: bool = False,
 ) -> list[Step]:
     """The steps that maintain ``table`` according to ``policy``, given its current ``state``.
 
+    Metadata steps of a streamed table are marked ``deferred`` (not to be run) unless
+    ``apply_deferred_metadata`` (the caller has stopped the stream).
     Raises JobFailedError if the policy names columns the table does not have."""
     missing = [c for c in (*policy.zorder_by, *policy.cluster_by) if c not in state.columns]
     if missing:
@@ -360,12 +375,15 @@ def plan_steps(
             f"(columns: {', '.join(state.columns)})"
         )
     steps: list[Step] = []
-    changed = {k: v for k, v in policy.properties.items() if state.properties.get(k) != v}
+    defer = policy.streamed and not apply_deferred_metadata
+    changed = {
+        k: v for k, v in policy.properties.items() if not same_property_value(state.properties.get(k), v)
+    }
     if changed:
-        steps.append(Step(SET_PROPERTIES, table, properties=changed))
+        steps.append(Step(SET_PROPERTIES, table, properties=changed, deferred=defer))
     if policy.liquid_clustering and policy.cluster_by:
         if supports_liquid_clustering:
-            steps.append(Step(CLUSTER_BY, table, columns=policy.cluster_by))
+            steps.append(Step(CLUSTER_BY, table, columns=policy.cluster_by, deferred=defer))
         else:
             log.info("%s: liquid clustering is not available on this engine; OPTIMIZE only compacts", table)
     if policy.compact:
@@ -414,7 +432,8 @@ class TableOutcome:
     vacuum_files_deleted: int = 0  # Delta's count (dry run: found by the listing, "at least" if capped)
     vacuum_listing_complete: bool = True  # vacuum_files names every file counted
     properties_set: dict[str, str] = field(default_factory=dict)
-    statements: list[str] = field(default_factory=list)  # the planned steps as SQL
+    statements: list[str] = field(default_factory=list)  # the planned steps as SQL (deferred ones aside)
+    metadata_deferred: list[str] = field(default_factory=list)  # not run: streamed table
     candidates: list[CompactionCandidate] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -458,6 +477,11 @@ class TableOutcome:
                 + ", ".join(f"{k}={v}" for k, v in self.properties_set.items())
             )
         lines = [f"{head} ({self.seconds:.1f} s): " + "; ".join(parts)]
+        lines += [
+            f"    DEFERRED (streamed table: a metadata commit now would fail the stream's concurrent "
+            f"micro-batch; run it while the stream is stopped): {statement}"
+            for statement in self.metadata_deferred
+        ]
         if verbose:
             lines += [f"      {statement}" for statement in self.statements]
             for c in self.candidates:
@@ -504,6 +528,7 @@ class TableOutcome:
             self.version_before,
             self.version_after,
             round(self.seconds * 1000),
+            json.dumps(self.metadata_deferred) if self.metadata_deferred else None,
         )
 
 
@@ -579,13 +604,15 @@ def run(
     dry_run: bool = False,
     *,
     policies: Iterable[TablePolicy] = POLICIES,
+    apply_deferred_metadata: bool = False,
     vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
 ) -> MaintenanceResult:
     """Maintain every table of ``policies`` (or only ``tables``, ``layer.table`` names).
 
     Raises UnsafeRetentionError (a ConfigError) before touching anything when a retention is
     below the safe minimum without ``allow_unsafe_retention``. Per-table failures do not raise:
-    they are in ``result.failed`` (and the report).
+    they are in ``result.failed`` (and the report). ``apply_deferred_metadata``: the streams that
+    write the streamed tables are stopped - their metadata changes are made instead of deferred.
     ``vacuum_listing_limit``: the most files listed per VACUUM (counts are not capped)."""
     started = time.monotonic()
     selected = select(parse_tables(tables), policies)
@@ -604,6 +631,7 @@ def run(
             effective_retention(policy, retention_hours),
             unsafe=policy.key in unsafe_keys,
             dry_run=dry_run,
+            apply_deferred_metadata=apply_deferred_metadata,
             vacuum_listing_limit=vacuum_listing_limit,
         )
         log.info("%s", outcome.line())
@@ -641,6 +669,7 @@ def _maintain_table(
     *,
     unsafe: bool,
     dry_run: bool,
+    apply_deferred_metadata: bool = False,
     vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
 ) -> TableOutcome:
     table = config.table(policy.layer, policy.name)
@@ -669,11 +698,16 @@ def _maintain_table(
             state,
             retention,
             supports_liquid_clustering=storage.supports_liquid_clustering,
+            apply_deferred_metadata=apply_deferred_metadata,
         )
         name = _display_name(config, policy)
-        outcome.statements = [s.sql(name, dry_run=dry_run) for s in steps]
+        outcome.statements = [s.sql(name, dry_run=dry_run) for s in steps if not s.deferred]
+        outcome.metadata_deferred = [s.sql(name) for s in steps if s.deferred]
         for step in steps:
-            _execute(storage, step, outcome, dry_run, vacuum_listing_limit)
+            if step.deferred:
+                log.warning("%s: deferred (streamed table): %s", policy.key, step.sql(name))
+            else:
+                _execute(storage, step, outcome, dry_run, vacuum_listing_limit)
         if dry_run:
             outcome.files_after, outcome.bytes_after = outcome.files_before, outcome.bytes_before
             outcome.version_after = outcome.version_before
@@ -731,6 +765,13 @@ def report_frame(spark: SparkSession, result: MaintenanceResult) -> DataFrame:
 
 
 def write_report(spark: SparkSession, storage: DeltaStorage, table: str, result: MaintenanceResult) -> None:
-    """Append one row per table of ``result`` to the report table (created when missing)."""
-    storage.create_if_missing(table, REPORT_SCHEMA)
+    """Append one row per table of ``result`` to the report table. A missing table is created with
+    the properties of its own maintenance policy (no metadata commit needed on it later); one from
+    an older version of this job gets the columns it lacks."""
+    properties = policy_map()[".".join(REPORT_TABLE)].properties
+    if not storage.create_if_missing(table, REPORT_SCHEMA, properties=properties):
+        existing = set(storage.schema(table).fieldNames())
+        missing = [f for f in REPORT_SCHEMA.fields if f.name not in existing]
+        if missing:
+            storage.add_columns(table, missing)
     storage.append(report_frame(spark, result), table)

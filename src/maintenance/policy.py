@@ -45,6 +45,8 @@ DEFAULT_SMALL_FILE_BYTES = 16 * 1024 * 1024
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INTERVAL = re.compile(r"^\s*interval\s+(\d+)\s+(hour|day|week)s?\s*$", re.IGNORECASE)
 _HOURS_PER_UNIT = {"hour": 1, "day": 24, "week": 168}
+_INTERVAL_TERM = re.compile(r"(\d+)\s*(week|day|hour|minute|second)s?", re.IGNORECASE)
+_SECONDS_PER_UNIT = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
 
 def interval_hours(interval: str) -> int:
@@ -54,6 +56,30 @@ def interval_hours(interval: str) -> int:
     if not match:
         raise ConfigError(f"{interval!r} is not a Delta interval like 'interval 7 days'")
     return int(match.group(1)) * _HOURS_PER_UNIT[match.group(2).lower()]
+
+
+def interval_seconds(text: str | None) -> int | None:
+    """Seconds of any interval Delta accepts for its duration properties, in any spelling
+    (``interval 7 days``, ``INTERVAL 1 WEEK``, ``168 hours``, ``interval 6 days 24 hours``); None
+    when ``text`` is not such an interval."""
+    if text is None:
+        return None
+    body = re.sub(r"^\s*interval\s+", "", str(text), flags=re.IGNORECASE).strip()
+    terms = _INTERVAL_TERM.findall(body)
+    if not terms or _INTERVAL_TERM.sub("", body).strip():
+        return None
+    return sum(int(n) * _SECONDS_PER_UNIT[unit.lower()] for n, unit in terms)
+
+
+def same_property_value(current: str | None, wanted: str) -> bool:
+    """Whether a table property already has the wanted value: the same text, or the same duration
+    written differently (``interval 1 week`` is ``interval 7 days``) - no metadata commit needed."""
+    if current is None:
+        return False
+    if current == wanted:
+        return True
+    seconds = interval_seconds(wanted)
+    return seconds is not None and interval_seconds(current) == seconds
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,10 @@ class TablePolicy:
       and change data feed reach) and ``delta.deletedFileRetentionDuration`` (Delta's default
       VACUUM retention), set on the table when they differ.
     small_file_bytes: files below this size are compaction candidates.
+    streamed: a stream appends to the table around the clock (prod bronze). Any metadata commit
+      (``SET TBLPROPERTIES``) made while it runs fails the stream's concurrent micro-batch, so the
+      job does not make one: it reports it as deferred, to be applied while the stream is stopped.
+      Liquid clustering keys of such a table are set when it is created (no ``cluster_by`` here).
     """
 
     layer: str
@@ -87,6 +117,7 @@ class TablePolicy:
     liquid_clustering: bool = False
     cluster_by: tuple[str, ...] = ()
     small_file_bytes: int = DEFAULT_SMALL_FILE_BYTES
+    streamed: bool = False
     reason: str = ""  # why this layout: shown in docs/maintenance.md
 
     def __post_init__(self) -> None:
@@ -109,6 +140,11 @@ class TablePolicy:
             )
         if self.cluster_by and not self.liquid_clustering:
             raise ConfigError(f"{where}: cluster_by needs liquid_clustering=True")
+        if self.cluster_by and self.streamed:
+            raise ConfigError(
+                f"{where}: ALTER TABLE ... CLUSTER BY on a streamed table would fail the stream's "
+                "micro-batch; create the table with its clustering keys instead"
+            )
         if isinstance(self.vacuum_retention_hours, bool) or not isinstance(self.vacuum_retention_hours, int):
             raise ConfigError(f"{where}: vacuum_retention_hours must be an integer")
         if self.vacuum_retention_hours < 0:
@@ -161,6 +197,7 @@ def _table(layer_name: tuple[str, str], **kwargs) -> TablePolicy:
 POLICIES: tuple[TablePolicy, ...] = (
     _table(
         BRONZE_TABLE,
+        streamed=True,  # prod: a continuous stream appends to it (no metadata commits while it runs)
         reason="append-only raw events read by version (change data feed), never by key: compaction only",
     ),
     _table(
