@@ -258,12 +258,24 @@ def test_zorder_keeps_content_and_orders_files_by_user_id(spark, storage, local_
     )
     assert [s.kind for s in steps] == [job.VACUUM], sorted(f.size_bytes for f in zordered)
     # Z-ordered files hold disjoint, consecutive user_id ranges ...
-    for left, right in itertools.pairwise(zordered):
-        assert left.max_values["user_id"] <= right.min_values["user_id"], (left, right)
-    # ... and inside each file the rows follow the Z-curve, which for one column is user_id order.
+    # (delta-rs exactly; Delta Lake adds noise to the range boundaries against skew,
+    # spark.databricks.io.skipping.mdc.addNoise, so there neighbours may share a few keys - the
+    # point-lookup bound below is what holds on both engines).
+    overlaps = [
+        left.max_values["user_id"] > right.min_values["user_id"]
+        for left, right in itertools.pairwise(zordered)
+    ]
+    if storage.engine == "delta-rs":
+        assert not any(overlaps), zordered
+    # ... and on delta-rs, inside each file the rows follow the Z-curve (for one column: user_id
+    # order). Explicit engine difference: Delta Lake's Z-order range-partitions rows by the Z-curve
+    # (the disjoint file ranges above, which is what data skipping uses) but does not sort inside a
+    # file, so on spark-delta the rows of a file are not in user_id order.
+    in_order = []
     for f in zordered:
         user_ids = pq.read_table(f.path, columns=["user_id"]).column("user_id").to_pylist()
-        assert user_ids == sorted(user_ids), f.path
+        in_order.append(user_ids == sorted(user_ids))
+    assert all(in_order) if storage.engine == "delta-rs" else not all(in_order), in_order
     # Plain compaction (same data, same target size) does not order anything: ranges overlap.
     assert any(a.max_values["user_id"] > b.min_values["user_id"] for a, b in itertools.pairwise(compacted))
 

@@ -145,6 +145,9 @@ def local_session_builder(
             # Delta rebuilds a table's state in this many tasks (default 50): a local session
             # spent most of every metadata call (DESCRIBE DETAIL, a write's snapshot) on them.
             .config("spark.databricks.delta.snapshotPartitions", str(max(2, shuffle_partitions)))
+            # Databricks table properties the policies set (delta.targetFileSize) are unknown to
+            # open-source Delta, which refuses them unless arbitrary properties are allowed.
+            .config("spark.databricks.delta.allowArbitraryProperties.enabled", "true")
         )
     return builder
 

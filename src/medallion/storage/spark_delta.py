@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructField, StructType
 
 DEFAULT_RETENTION_HOURS = 168
+TARGET_FILE_SIZE_PROPERTY = "delta.targetFileSize"
+OPTIMIZE_MAX_FILE_SIZE_CONF = "spark.databricks.delta.optimize.maxFileSize"
+OPTIMIZE_MIN_FILE_SIZE_CONF = "spark.databricks.delta.optimize.minFileSize"
 
 
 def normalize_history_row(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -371,9 +374,17 @@ class SparkDeltaStorage(DeltaStorage):
 
     # --- maintenance --------------------------------------------------------------------------
     def optimize(self, table: str, zorder_by: Sequence[str] = (), where: str | None = None) -> dict[str, Any]:
+        """OPTIMIZE (ZORDER BY). A table's ``delta.targetFileSize`` (a Databricks property that
+        open-source Delta does not read) is also passed as the session confs open-source Delta's
+        OPTIMIZE sizes its files by, so the target is honoured on both runtimes."""
         statement = sql.build_optimize_sql(table, zorder_by, where)
         self._require(table)
-        rows = self._sql(statement).collect()
+        target = self.properties(table).get(TARGET_FILE_SIZE_PROPERTY)
+        confs = {}
+        if target and target.isdigit():
+            confs = {OPTIMIZE_MAX_FILE_SIZE_CONF: target, OPTIMIZE_MIN_FILE_SIZE_CONF: target}
+        with session_confs(self.spark, confs):
+            rows = self._sql(statement).collect()
         raw = rows[0].asDict(recursive=True).get("metrics") if rows else None
         return sql.parse_optimize_metrics(raw)
 
