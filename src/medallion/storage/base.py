@@ -344,8 +344,11 @@ class DeltaStorage(ABC):
         action) and ``stamp`` (its userMetadata, see :func:`write_stamp`). Returns metrics."""
 
     @abstractmethod
-    def _replace_where(self, df: DataFrame, table: str, predicate: str, txn: Txn | None) -> Mapping[str, Any]:
-        """Atomically replace the rows matching ``predicate`` with ``df``; the commit carries ``txn``."""
+    def _replace_where(
+        self, df: DataFrame, table: str, predicate: str, txn: Txn | None, stamp: str
+    ) -> Mapping[str, Any]:
+        """Atomically replace the rows matching ``predicate`` with ``df``; the commit carries ``txn``
+        and ``stamp``."""
 
     @abstractmethod
     def _merge(
