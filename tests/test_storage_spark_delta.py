@@ -123,22 +123,6 @@ def test_check_predicate_rejects(bad):
 
 
 # --- DDL --------------------------------------------------------------------------------------
-def test_build_create_table_sql_exact():
-    statement = sql.build_create_table_sql(
-        TABLE, EVENTS, ["event_date"], {"delta.enableChangeDataFeed": "true", "team": "ml's"}
-    )
-    assert statement == (
-        f"CREATE TABLE IF NOT EXISTS {Q} "
-        "(`event_id` STRING NOT NULL, `user_id` BIGINT, `event_date` DATE NOT NULL) USING DELTA "
-        "PARTITIONED BY (`event_date`) "
-        "TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true', 'team' = 'ml\\'s')"
-    )
-    assert sql.build_create_table_sql("t", EVENTS) == (
-        "CREATE TABLE IF NOT EXISTS `t` "
-        "(`event_id` STRING NOT NULL, `user_id` BIGINT, `event_date` DATE NOT NULL) USING DELTA"
-    )
-
-
 def test_ddl_of_every_type():
     schema = T.StructType(
         [
@@ -175,21 +159,19 @@ def test_ddl_of_every_type():
     )
 
 
-def test_create_table_sql_rejects_bad_input():
-    with pytest.raises(StorageError, match="partition"):
-        sql.build_create_table_sql(TABLE, EVENTS, ["nope"])
+def test_columns_ddl_rejects_bad_input():
+    """What spark-delta's create_if_missing validates before creating a table (its partition-column
+    check runs on both engines in test_storage.py)."""
     with pytest.raises(StorageError):
-        sql.build_create_table_sql(TABLE, EVENTS, properties={"bad key'": "x"})
-    with pytest.raises(StorageError):
-        sql.build_create_table_sql(TABLE, T.StructType([T.StructField("a b", T.StringType())]))
+        sql.build_columns_ddl(T.StructType([T.StructField("a b", T.StringType())]))
     with pytest.raises(StorageError, match="duplicate"):
-        sql.build_create_table_sql(
-            TABLE, T.StructType([T.StructField("a", T.StringType()), T.StructField("A", T.StringType())])
+        sql.build_columns_ddl(
+            T.StructType([T.StructField("a", T.StringType()), T.StructField("A", T.StringType())])
         )
     with pytest.raises(StorageError):
-        sql.build_create_table_sql(TABLE, T.StructType([T.StructField("n", T.NullType())]))
+        sql.build_columns_ddl(T.StructType([T.StructField("n", T.NullType())]))
     with pytest.raises(StorageError):
-        sql.build_create_table_sql(TABLE, T.StructType([]))
+        sql.build_columns_ddl(T.StructType([]))
 
 
 def test_build_set_properties_sql():

@@ -193,24 +193,6 @@ def _properties_list(properties: Mapping[str, str]) -> str:
     return ", ".join(items)
 
 
-def build_create_table_sql(
-    table: str,
-    schema: StructType,
-    partition_by: Sequence[str] = (),
-    properties: Mapping[str, str] | None = None,
-) -> str:
-    """``CREATE TABLE IF NOT EXISTS t (cols) USING DELTA [PARTITIONED BY (...)] [TBLPROPERTIES (...)]``."""
-    sql = f"CREATE TABLE IF NOT EXISTS {quote_table_name(table)} ({build_columns_ddl(schema)}) USING DELTA"
-    if partition_by:
-        missing = [c for c in partition_by if c not in schema.fieldNames()]
-        if missing:
-            raise StorageError(f"partition columns {missing} are not in the schema")
-        sql += f" PARTITIONED BY ({', '.join(quote_identifier(c) for c in partition_by)})"
-    if properties:
-        sql += f" TBLPROPERTIES ({_properties_list(properties)})"
-    return sql
-
-
 def build_set_properties_sql(table: str, properties: Mapping[str, str]) -> str:
     if not properties:
         raise StorageError("no properties to set")
