@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 
 import pytest
 from chispa import assert_df_equality
@@ -21,6 +22,8 @@ from pyspark.sql.types import (
 from bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
 from bronze.transforms import (
     add_ingestion_metadata,
+    file_records,
+    frame_files,
     normalize_eventhubs,
     normalize_files,
     normalize_kafka,
@@ -35,26 +38,64 @@ def _expected(spark, rows):
     return spark.createDataFrame(rows, SOURCE_SCHEMA)
 
 
-def test_files_shape_keeps_raw_bytes(spark):
-    schema = StructType(
-        [
-            StructField("value", StringType()),
-            StructField("file_path", StringType()),
-            StructField("file_modification_time", TimestampType()),
-        ]
-    )
-    df = spark.createDataFrame(
-        [('{"event_id":"a"}', "file:/land/a.jsonl", NAIVE_T0), ("{broken", "file:/land/a.jsonl", NAIVE_T0)],
-        schema,
-    )
+BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
+
+
+def _landing(spark, files):
+    """binaryFile rows for {path: bytes} (what the files source reads)."""
+    rows = [(path, NAIVE_T0, len(data), bytearray(data)) for path, data in files.items()]
+    return spark.createDataFrame(rows, BINARY_FILE_SCHEMA)
+
+
+def test_files_shape_keeps_raw_bytes_one_row_per_line(spark):
+    # a BOM, a CRLF line ending, a bare CR inside a line, invalid UTF-8, an empty line and a last
+    # line without newline: every line is one record with its bytes exactly as received
+    data = b'\xef\xbb\xbf{"event_id":"a"}\r\n{"event_id":\r"b"}\n\xff\xfe{broken\n\nlast'
+    framed = frame_files(_landing(spark, {"file:/land/a.jsonl": data}))
     expected = _expected(
         spark,
         [
-            (bytearray(b'{"event_id":"a"}'), "files", None, None, None, NAIVE_T0, None, "file:/land/a.jsonl"),
-            (bytearray(b"{broken"), "files", None, None, None, NAIVE_T0, None, "file:/land/a.jsonl"),
+            (
+                bytearray(b'\xef\xbb\xbf{"event_id":"a"}'),
+                "files",
+                None,
+                1,
+                None,
+                NAIVE_T0,
+                None,
+                "file:/land/a.jsonl",
+            ),
+            (bytearray(b'{"event_id":\r"b"}'), "files", None, 2, None, NAIVE_T0, None, "file:/land/a.jsonl"),
+            (bytearray(b"\xff\xfe{broken"), "files", None, 3, None, NAIVE_T0, None, "file:/land/a.jsonl"),
+            (bytearray(b""), "files", None, 4, None, NAIVE_T0, None, "file:/land/a.jsonl"),
+            (bytearray(b"last"), "files", None, 5, None, NAIVE_T0, None, "file:/land/a.jsonl"),
         ],
     )
-    assert_df_equality(normalize_files(df), expected, ignore_nullable=True)
+    actual = normalize_files(framed).orderBy("source_offset")
+    assert_df_equality(actual, expected, ignore_nullable=True)
+    [record] = file_records(framed).collect()
+    assert (record["file_path"], record["file_size"], record["lines"], record["error"]) == (
+        "file:/land/a.jsonl",
+        len(data),
+        5,
+        None,
+    )
+
+
+def test_files_unreadable_file_gives_no_rows_and_its_error(spark):
+    good = gzip.compress(b'{"event_id":"a"}\n{"event_id":"b"}\n')
+    framed = frame_files(
+        _landing(spark, {"file:/land/good.jsonl.gz": good, "file:/land/bad.jsonl.gz": good[:-12]})
+    )
+    assert (
+        sorted(r["source_file"] for r in normalize_files(framed).collect())
+        == ["file:/land/good.jsonl.gz"] * 2
+    )
+    records = {r["file_path"]: r for r in file_records(framed).collect()}
+    assert records["file:/land/good.jsonl.gz"]["lines"] == 2
+    assert records["file:/land/good.jsonl.gz"]["error"] is None
+    assert records["file:/land/bad.jsonl.gz"]["lines"] is None
+    assert records["file:/land/bad.jsonl.gz"]["error"].startswith("gzip: truncated")
 
 
 KAFKA_SCHEMA = StructType(

@@ -10,7 +10,10 @@
   ``com.microsoft.azure:azure-eventhubs-spark_2.12``), which needs a Scala 2.12 runtime such as
   Databricks Runtime 16.4 LTS; the connection string must be encrypted with the connector's
   ``EventHubsUtils.encrypt``.
-* ``files`` - a landing folder of JSON-lines files (one event body per line): the local default.
+* ``files`` - a landing folder of JSON-lines files (one event body per line, optionally
+  compressed): the local default. Files are read whole (``binaryFile``) and framed into records
+  by :mod:`bronze.framing`; files whose name starts with ``_`` or ``.`` are ignored (Spark's
+  rule), subfolders are not read.
 
 Credentials come from :class:`medallion.secrets.SecretProvider` and are only revealed inside
 the option dict handed to the connector (never logged: :func:`redact` masks them).
@@ -22,9 +25,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bronze.transforms import NORMALIZERS
+from bronze.transforms import NORMALIZERS, frame_files
 from medallion.config import Config, ConfigError
 from medallion.errors import JobFailedError
 from medallion.secrets import Secret, SecretProvider, env_var_for
@@ -225,22 +228,40 @@ def files_options(config: Config) -> dict[str, str]:
     }
 
 
+# Spark's binaryFile columns (a streaming source needs its schema spelled out)
+BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
+
+
+def list_landing(spark: SparkSession, events_dir: str) -> list[tuple[str, int, Any]]:
+    """(path, size, modification time) of every file the files source would read in
+    ``events_dir``, in the same path form; the contents are not read."""
+    rows = (
+        spark.read.format("binaryFile")
+        .schema(BINARY_FILE_SCHEMA)
+        .load(events_dir)
+        .select("path", "length", "modificationTime")
+        .collect()
+    )
+    return [(r["path"], int(r["length"]), r["modificationTime"]) for r in rows]
+
+
 def default_events_dir() -> str:
     """The sample landing folder shipped inside the package (the local default)."""
     return str(resources.files("medallion") / "sample_events")
 
 
 def read_stream(spark: SparkSession, config: Config, secrets: SecretProvider) -> DataFrame:
-    """The configured source as a streaming DataFrame with the bronze source columns."""
+    """The configured source as a streaming DataFrame: the bronze source columns, or for the
+    files source the framed rows of :func:`bronze.transforms.frame_files`."""
     if config.source == "files":
-        events_dir = config.events_dir or default_events_dir()
         raw = (
-            spark.readStream.format("text")
+            spark.readStream.format("binaryFile")
+            .schema(BINARY_FILE_SCHEMA)
             .options(**files_options(config))
-            .load(events_dir)
-            .select("value", "_metadata.file_path", "_metadata.file_modification_time")
+            .load(config.events_dir or default_events_dir())
         )
-    elif config.source == "kafka":
+        return frame_files(raw)
+    if config.source == "kafka":
         conn = secrets.get(config.eventhubs_secret_key) if config.kafka_auth == "connection-string" else None
         client_secret = secrets.get(config.client_secret_key) if config.kafka_auth == "oauth" else None
         on_databricks = config.environment == "databricks"

@@ -3,10 +3,11 @@ of :data:`bronze.schema.SOURCE_COLUMNS`, plus the ingestion metadata step.
 
 Record shapes:
 
-* files (Spark ``text`` source): ``value`` string plus ``_metadata.file_path`` and
-  ``_metadata.file_modification_time`` selected as ``file_path`` / ``file_modification_time``.
-  ``cast(value AS BINARY)`` returns the line's bytes unchanged (Spark keeps text lines as raw
-  bytes), so invalid UTF-8 survives byte for byte.
+* files (Spark ``binaryFile`` source: path, modificationTime, length, content): framed by
+  :func:`frame_files` into one row per line and one per file (:mod:`bronze.framing`); the line
+  rows keep the line's bytes unchanged (invalid UTF-8 and a byte-order mark included) and
+  :func:`normalize_files` makes them bronze rows whose ``source_offset`` is the 1-based line
+  number in the file.
 * kafka (Event Hubs Kafka endpoint): key, value, topic, partition, offset, timestamp,
   timestampType, headers (array<struct<key: string, value: binary>>).
 * eventhubs (azure-eventhubs-spark): body, partition, offset, sequenceNumber, enqueuedTime,
@@ -21,6 +22,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, LongType, MapType, StringType, TimestampType
 
+from bronze.framing import FRAMED_DDL, KIND_FILE, KIND_LINE, frame_batches
 from bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
 
 _PROPS = MapType(StringType(), StringType(), True)
@@ -30,17 +32,32 @@ def _null(type_) -> Column:
     return F.lit(None).cast(type_)
 
 
-def normalize_files(df: DataFrame) -> DataFrame:
-    """Text-source rows (value, file_path, file_modification_time) -> bronze source columns."""
-    return df.select(
-        F.col("value").cast(BinaryType()).alias("body"),
+def frame_files(df: DataFrame) -> DataFrame:
+    """``binaryFile`` rows -> framed rows: ``kind`` = line (``line_number``, ``body``) or file
+    (``lines``, or ``error`` for an unreadable file), with ``file_path``, ``file_size`` and
+    ``file_modification_time`` on both."""
+    return df.select("path", "modificationTime", "length", "content").mapInArrow(frame_batches, FRAMED_DDL)
+
+
+def normalize_files(framed: DataFrame) -> DataFrame:
+    """Framed line rows -> bronze source columns (``source_offset`` = line number)."""
+    return framed.where(F.col("kind") == KIND_LINE).select(
+        F.col("body").cast(BinaryType()).alias("body"),
         F.lit("files").alias("source"),
         _null(StringType()).alias("source_partition"),
-        _null(LongType()).alias("source_offset"),
+        F.col("line_number").cast(LongType()).alias("source_offset"),
         _null(BinaryType()).alias("source_key"),
         F.col("file_modification_time").cast(TimestampType()).alias("enqueued_time"),
         _null(_PROPS).alias("source_properties"),
         F.col("file_path").cast(StringType()).alias("source_file"),
+    )
+
+
+def file_records(framed: DataFrame) -> DataFrame:
+    """One row per landing file of a framed batch: path, size, modification time, ``lines``
+    (its record count) and ``error`` (null, or why it could not be read)."""
+    return framed.where(F.col("kind") == KIND_FILE).select(
+        "file_path", "file_size", "file_modification_time", "lines", "error"
     )
 
 
@@ -117,7 +134,8 @@ def normalize_eventhubs(df: DataFrame) -> DataFrame:
     )
 
 
-NORMALIZERS = {"files": normalize_files, "kafka": normalize_kafka, "eventhubs": normalize_eventhubs}
+# Streaming records -> bronze source columns, per source (files are framed first: frame_files).
+NORMALIZERS = {"kafka": normalize_kafka, "eventhubs": normalize_eventhubs}
 
 
 def add_ingestion_metadata(df: DataFrame, batch_id: int, ingestion_time: dt.datetime) -> DataFrame:

@@ -74,9 +74,17 @@ def _cmd_stage(layer: str, args: argparse.Namespace, **options: Any) -> int:
     _setup_logging(config)
     spark, storage = _runtime(config)
     gate = _gate(config, storage)
-    _run_stage(layer, config, spark, storage, gate, **options)
+    result = _run_stage(layer, config, spark, storage, gate, **options)
     gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task
+    _raise_for_bad_files(config, result)
     return EXIT_OK
+
+
+def _raise_for_bad_files(config: Config, result: Any) -> None:
+    """Landing files bronze could not ingest (recorded in ops.bad_files) fail the task in enforce
+    mode - once, in the run that found them, after every other file was ingested."""
+    if getattr(result, "bad_files", None) and config.quality_mode("bronze") == "enforce":
+        raise JobFailedError(result.failure_message())
 
 
 def cmd_bronze(args: argparse.Namespace) -> int:
@@ -100,7 +108,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     gate = _gate(config, storage)
     summary: dict[str, Any] = {}
     bronze = _run_stage("bronze", config, spark, storage, gate)
-    summary["bronze"] = {"rows_ingested": bronze.rows_ingested, "files_read": bronze.files_read}
+    summary["bronze"] = bronze.as_dict()
     summary["silver"] = _run_stage("silver", config, spark, storage, gate).as_dict()
     summary["gold"] = _run_stage("gold", config, spark, storage, gate).as_dict()
     summary["quality"] = [
@@ -118,6 +126,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     if maintenance is not None and not maintenance.ok:
         raise JobFailedError(maintenance.failure_message())
     gate.raise_for_alerts()
+    _raise_for_bad_files(config, bronze)
     return EXIT_OK
 
 

@@ -122,6 +122,9 @@ class SilverResult:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     event_dates: list[dt.date] = field(default_factory=list)
     resumed: bool = False
+    # the range's MERGE was committed before this run wrote it (by a concurrent run on the same
+    # tables, or by an earlier attempt): this run committed nothing, and reports so
+    already_committed: bool = False
     seconds: float = 0.0
 
     @property
@@ -135,6 +138,12 @@ class SilverResult:
     def summary(self) -> str:
         if self.bronze_end_version is None:
             return f"silver: nothing new in bronze ({self.seconds:.1f} s)"
+        if self.already_committed:
+            by = "the interrupted run this one finished" if self.resumed else "another run"
+            return (
+                f"silver: bronze versions {self.bronze_start_version}..{self.bronze_end_version} were "
+                f"already merged into silver by {by}: this run inserted nothing ({self.seconds:.1f} s)"
+            )
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.quarantine_reasons.items())) or "none"
         return (
             f"silver: bronze versions {self.bronze_start_version}..{self.bronze_end_version}"
@@ -329,12 +338,17 @@ def _process(
             txn=txn,
         )
         inserted = merged.metrics.get("num_inserted")
-        if merged.committed and inserted is not None and int(inserted) != result.rows_inserted:
+        if not merged.committed:  # Delta's txn check: this range's MERGE is in silver already
+            result.already_committed = True
+            result.rows_inserted = 0
+        elif inserted is not None and int(inserted) != result.rows_inserted:
             log.error(
-                "silver MERGE inserted %s rows, %s expected (concurrent writer?)",
+                "silver MERGE inserted %s rows, %s expected (a concurrent writer inserted the others)",
                 inserted,
                 result.rows_inserted,
             )
+            result.duplicates_existing += result.rows_inserted - int(inserted)
+            result.rows_inserted = int(inserted)  # report what this run committed
         progress.commit(APP_ID, target_id, start, end, result.run_id)
     finally:
         unique.unpersist()

@@ -9,7 +9,11 @@ Reason codes (machine-readable, one row can carry several):
 =============================  =====================================================
 ``empty_body``                 the body is empty
 ``invalid_utf8``               the body is not valid UTF-8
-``malformed_json``             not parseable JSON (including duplicate keys)
+``malformed_json``             not parseable JSON (including duplicate keys, ``NaN``/``Infinity``
+                               and nesting deeper than 1,000 levels)
+``trailing_content``           one JSON value followed by something that is not JSON
+``multiple_json_values``       more than one JSON value, e.g. two events on one line
+``invalid_unicode_escape``     a ``\ud800``-``\udfff`` escape that is not half of a pair
 ``not_json_object``            valid JSON, but not an object (array, string, number)
 ``missing_field:<f>``          a required field is absent or JSON null
 ``invalid_type:<f>``           present with the wrong JSON type
@@ -17,6 +21,14 @@ Reason codes (machine-readable, one row can carry several):
 ``unknown_event_type``         event_type is not in the contract's set
 ``timestamp_out_of_range``     before 2000-01-01T00:00:00Z or after ingestion + 1 day
 =============================  =====================================================
+
+A body must be exactly one JSON object with only JSON whitespace around it; a leading UTF-8
+byte-order mark is ignored (RFC 8259 section 8.1). Spark's parser stops after the first value,
+so :mod:`silver.strict_json` checks the rest (a vectorised Python UDF).
+
+An ``integer`` field accepts any number whose value is integral: ``123``, ``123.0`` and
+``1.795e12`` alike (a number in exponent form is read as a double, so it must be at most
+2^53 in magnitude to be exact); ``123.5`` is ``invalid_type``.
 
 Rules come from the contract (required, type, enum, bounds, minLength); a conditionally
 required field (``watch_time_ms`` for watch events) is validated only when its condition holds
@@ -28,11 +40,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, TimestampType
 
 from medallion.contract import ContractField, EventContract
+from silver.strict_json import (
+    MALFORMED_JSON,
+    body_problem,
+)
 
 MIN_EVENT_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_FUTURE_MS = 86_400_000  # events may be at most one day ahead of their ingestion
@@ -40,16 +57,22 @@ MS_PER_DAY = 86_400_000
 
 EMPTY_BODY = "empty_body"
 INVALID_UTF8 = "invalid_utf8"
-MALFORMED_JSON = "malformed_json"
 NOT_JSON_OBJECT = "not_json_object"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+MAX_EXACT_DOUBLE_INTEGER = 2**53
 _SPARK_TARGET = {"string": "string", "integer": "bigint", "number": "double", "boolean": "boolean"}
 
 # internal column names (dropped before anything is written)
-_TEXT, _JSON = "_body_text", "_body_json"
+_TEXT, _JSON, _STRICT = "_body_text", "_body_json", "_body_problem"
+
+
+@F.pandas_udf(StringType())  # type: ignore[call-overload]
+def body_problems(bodies: pd.Series) -> pd.Series:
+    """:func:`silver.strict_json.body_problem` over a batch of bodies."""
+    return bodies.map(body_problem)
 
 
 def missing_field(name: str) -> str:
@@ -88,7 +111,16 @@ def _type_ok(f: ContractField) -> Column:
     if f.type == "boolean":
         return jtype == "BOOLEAN"
     as_long = F.try_variant_get(F.col(_raw_col(f.name)), "$", "bigint")
-    integral = jtype.isin(*_INTEGER_TYPES) | (jtype.rlike(r"^DECIMAL\(\d+,0\)$") & as_long.isNotNull())
+    as_double = F.try_variant_get(F.col(_raw_col(f.name)), "$", "double")
+    integral = (
+        jtype.isin(*_INTEGER_TYPES)
+        | (jtype.rlike(r"^DECIMAL\(\d+,0\)$") & as_long.isNotNull())
+        | (  # exponent form (1.795e12) parses as a double: integral and exact
+            jtype.isin("DOUBLE", "FLOAT")
+            & (as_double == F.floor(as_double))
+            & (F.abs(as_double) <= F.lit(MAX_EXACT_DOUBLE_INTEGER))
+        )
+    )
     if f.type == "integer":
         return integral
     return integral | jtype.startswith("DECIMAL") | jtype.isin("DOUBLE", "FLOAT")  # number
@@ -154,8 +186,11 @@ def validate(bronze: DataFrame, contract: EventContract) -> DataFrame:
     projections, so the many rules below reuse those columns instead of re-walking the JSON.
     """
     text = F.col("body").cast(StringType())
-    parsed = bronze.withColumn(_TEXT, text).withColumn(
-        _JSON, F.when(F.is_valid_utf8(F.col(_TEXT)), F.try_parse_json(F.col(_TEXT)))
+    unmarked = F.regexp_replace(F.col(_TEXT), "^\ufeff", "")  # a leading byte-order mark
+    parsed = (
+        bronze.withColumn(_TEXT, text)
+        .withColumn(_JSON, F.when(F.is_valid_utf8(F.col(_TEXT)), F.try_parse_json(unmarked)))
+        .withColumn(_STRICT, F.when(F.col(_JSON).isNotNull(), body_problems(F.col("body"))))
     )
     extracted = parsed.select(
         "*",
@@ -179,6 +214,7 @@ def validate(bronze: DataFrame, contract: EventContract) -> DataFrame:
         F.when(F.col("body").isNull() | (F.length(F.col("body")) == 0), F.array(F.lit(EMPTY_BODY)))
         .when(~F.is_valid_utf8(F.col(_TEXT)), F.array(F.lit(INVALID_UTF8)))
         .when(F.col(_JSON).isNull(), F.array(F.lit(MALFORMED_JSON)))
+        .when(F.col(_STRICT).isNotNull(), F.array(F.col(_STRICT)))
         .when(~F.schema_of_variant(F.col(_JSON)).startswith("OBJECT"), F.array(F.lit(NOT_JSON_OBJECT)))
         .otherwise(content_reasons)
     )
