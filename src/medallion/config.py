@@ -27,6 +27,8 @@ KafkaAuth = Literal["connection-string", "oauth", "service-credential"]
 KafkaSecurityProtocol = Literal["SASL_SSL", "SASL_PLAINTEXT"]
 
 ENV_PREFIX = "MEDALLION_"
+#: The accepted values of ``log_level`` (case-insensitive).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -173,7 +175,13 @@ class Config:
 
     # --- run -----------------------------------------------------------------------------
     shuffle_partitions: int = field(default=4, metadata=_help("spark.sql.shuffle.partitions for local runs"))
-    log_level: str = field(default="INFO", metadata=_help("Python log level"))
+    log_level: str = field(
+        default="INFO",
+        metadata=_help(
+            "log level: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case); DEBUG also prints the "
+            "full traceback of a failure"
+        ),
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -193,6 +201,16 @@ class Config:
             raise ConfigError("max_quarantine_rate and min_quality_score must be within [0, 1]")
         if self.dedup_lookback_days < 0 or self.contract_version < 0:
             raise ConfigError("dedup_lookback_days and contract_version must be >= 0")
+        if self.shuffle_partitions < 1:
+            raise ConfigError(
+                f"shuffle_partitions={self.shuffle_partitions} (--shuffle-partitions / "
+                "MEDALLION_SHUFFLE_PARTITIONS) must be a positive number of Spark shuffle partitions, e.g. 4"
+            )
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(
+                f"log_level={self.log_level!r} (--log-level / MEDALLION_LOG_LEVEL) is not a log level: "
+                f"use one of {', '.join(LOG_LEVELS)} (any case)"
+            )
         if self.max_files_per_trigger < 1 or self.max_offsets_per_trigger < 1:
             raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
         if self.environment == "databricks" and self.kafka_security_protocol != "SASL_SSL":
