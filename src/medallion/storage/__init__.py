@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from medallion.storage.base import (
+    ConcurrentWriteError,
+    CorruptTableLogError,
     DeltaStorage,
     FileInfo,
     StorageError,
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from medallion.config import Config
 
 __all__ = [
+    "ConcurrentWriteError",
+    "CorruptTableLogError",
     "DeltaStorage",
     "FileInfo",
     "StorageError",

@@ -29,8 +29,9 @@ What is engine-independent lives here, so that the engines differ only in I/O:
   cleanup and costs the same at commit 10 and commit 100,000.
 * **Error mapping.** Every interface method of an engine runs inside the engine's
   :meth:`DeltaStorage._native_errors`, so an engine failure always surfaces as
-  :class:`StorageError` (:class:`TableNotFoundError` when the table is missing), which is what the
-  jobs' fallbacks catch.
+  :class:`StorageError` (:class:`TableNotFoundError` when the table is missing,
+  :class:`ConcurrentWriteError` when another writer committed first, :class:`CorruptTableLogError`
+  when the table's Delta log cannot be read), which is what the jobs' fallbacks catch.
 """
 
 from __future__ import annotations
@@ -55,6 +56,38 @@ class StorageError(RuntimeError):
 
 class TableNotFoundError(StorageError):
     """The table does not exist."""
+
+
+#: Where docs/runbook.md says how to recover a table whose Delta log is unreadable.
+RUNBOOK_CORRUPT_LOG = 'docs/runbook.md, "Recover a table whose Delta log is corrupt"'
+
+
+class ConcurrentWriteError(StorageError):
+    """Another writer committed to the table between this write's read and its commit, and Delta
+    refused this commit (a concurrent-commit conflict). Nothing of this write was committed."""
+
+    def __init__(self, action: str, table: str, detail: str = "") -> None:
+        self.action, self.table, self.detail = action, table, detail
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"{action} on {table} was not committed: another writer committed to the table first{why}. "
+            "Nothing of this run's write was committed; rerun the job (every medallion job is "
+            "idempotent and continues where it stopped)."
+        )
+
+
+class CorruptTableLogError(StorageError):
+    """The table's Delta log (``_delta_log``) cannot be read: a commit file is corrupt or truncated."""
+
+    def __init__(self, action: str, table: str, detail: str = "", log_file: str | None = None) -> None:
+        self.action, self.table, self.detail, self.log_file = action, table, detail, log_file
+        where = f" (file {log_file})" if log_file else ""
+        why = f": {detail}" if detail else ""
+        super().__init__(
+            f"the Delta log of table {table} is unreadable: a commit file in its _delta_log is corrupt or "
+            f"truncated{where}{why}. The table cannot be read or written until it is recovered: see "
+            f"{RUNBOOK_CORRUPT_LOG}."
+        )
 
 
 @dataclass(frozen=True)

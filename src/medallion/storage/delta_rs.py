@@ -34,14 +34,18 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from medallion.failures import first_line
 from medallion.storage.base import (
     VACUUM_LISTING_LIMIT,
+    ConcurrentWriteError,
+    CorruptTableLogError,
     DeltaStorage,
     FileInfo,
     StorageError,
@@ -190,9 +194,22 @@ def _delta_errors(action: str, table: str) -> Iterator[None]:
     except StorageError:
         raise
     except dx.TableNotFoundError as exc:
-        raise TableNotFoundError(f"{action}: no Delta table at {table}: {exc}") from exc
-    except (dx.DeltaError, pa.ArrowException, ValueError, OSError) as exc:
+        raise TableNotFoundError(f"{action}: no Delta table at {table}: {first_line(str(exc))}") from exc
+    except dx.CommitFailedError as exc:  # a concurrent writer committed a conflicting version first
+        raise ConcurrentWriteError(action, table, first_line(str(exc), 300)) from exc
+    except dx.DeltaError as exc:
+        if _CORRUPT_LOG.search(str(exc)):  # delta-rs does not name the file; the table it does
+            raise CorruptTableLogError(action, table, first_line(str(exc), 300)) from exc
+        raise StorageError(f"{action} on {table} failed: {first_line(str(exc))}") from exc
+    except (pa.ArrowException, ValueError, OSError) as exc:
         raise StorageError(f"{action} on {table} failed: {exc}") from exc
+
+
+#: delta-rs' words for a log file (``_delta_log/<version>.json``) that cannot be parsed.
+_CORRUPT_LOG = re.compile(
+    r"Json error|Invalid JSON|Failed to read delta log object|Failed to parse .*log|EOF while parsing",
+    re.IGNORECASE,
+)
 
 
 class DeltaRsStorage(DeltaStorage):

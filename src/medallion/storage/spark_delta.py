@@ -34,9 +34,12 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from medallion import failures
 from medallion.storage import sql
 from medallion.storage.base import (
     VACUUM_LISTING_LIMIT,
+    ConcurrentWriteError,
+    CorruptTableLogError,
     DeltaStorage,
     FileInfo,
     StorageError,
@@ -146,7 +149,13 @@ class SparkDeltaStorage(DeltaStorage):
             raise
         except (PySparkException, Py4JError) as exc:
             text = str(exc)
-            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            first = failures.first_line(text) or type(exc).__name__
+            conflict = failures.concurrent_commit(exc)  # Delta's Concurrent*Exception, DELTA_CONCURRENT_*
+            if conflict is not None:
+                raise ConcurrentWriteError(action, table, conflict) from exc
+            corrupt = failures.corrupt_delta_log(exc)  # names the table folder and the log file
+            if corrupt is not None:
+                raise CorruptTableLogError(action, table, corrupt[2], corrupt[1]) from exc
             if any(marker in text for marker in _NOT_FOUND_MARKERS):
                 raise TableNotFoundError(f"{action}: no Delta table {table}: {first}") from exc
             raise StorageError(f"{action} on {table} failed: {first}") from exc
