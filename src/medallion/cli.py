@@ -6,22 +6,35 @@ landing folder). Each job is also a wheel entry point (``medallion-<job>``) for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from medallion import __version__
+from medallion import __version__, failures
 from medallion.config import Config, ConfigError
 from medallion.demo import DEMO_SIZES
 from medallion.errors import JobFailedError
+from medallion.preflight import preflight
+from medallion.runlock import LOCKED_COMMANDS, root_lock
 
 log = logging.getLogger("medallion")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  the run failed (a job, a quality gate, a table, the storage, another run holding the
+     root's lock); the one-line message says what is wrong and what to do
+  2  usage error: a bad flag or value, a missing --events folder, a --root that is a file or
+     cannot be written, maintenance on a folder without a medallion warehouse; nothing was changed
+--log-level DEBUG also prints the full traceback of a failure."""
 
 
 def _config_from_args(args: argparse.Namespace, **overrides: Any) -> Config:
@@ -40,12 +53,35 @@ def _setup_logging(config: Config) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _start(args: argparse.Namespace, **overrides: Any) -> Config:
+    """The command's config, its preconditions checked (ConfigError, exit 2, with nothing changed)
+    and, for a command that writes, the lock of its local root taken (released when the command
+    ends)."""
+    config = _config_from_args(args, **overrides)
+    _setup_logging(config)
+    args.medallion_config = config  # for the failure explanation of main()
+    preflight(config, args.command)
+    cleanup = getattr(args, "medallion_cleanup", None)
+    if args.command in LOCKED_COMMANDS and cleanup is not None:
+        cleanup.enter_context(root_lock(config, args.command))
+    return config
+
+
 def _runtime(config: Config):
     from medallion.spark import get_spark
     from medallion.storage import get_storage
 
     spark = get_spark(config)
+    _quiet_jvm_logs(spark, config)
     return spark, get_storage(spark, config)
+
+
+def _quiet_jvm_logs(spark, config: Config) -> None:
+    """Locally, Spark's own log4j output (a failed task or streaming query logs its Java stack trace
+    at ERROR) is off unless --log-level DEBUG: a failure is explained in one line by main()."""
+    if config.environment == "databricks":
+        return  # the driver log keeps the runtime's own logging
+    spark.sparkContext.setLogLevel("WARN" if config.log_level.upper() == "DEBUG" else "OFF")
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -70,8 +106,7 @@ def _run_stage(layer: str, config: Config, spark, storage, gate, **options: Any)
 
 
 def _cmd_stage(layer: str, args: argparse.Namespace, **options: Any) -> int:
-    config = _config_from_args(args)
-    _setup_logging(config)
+    config = _start(args)
     spark, storage = _runtime(config)
     gate = _gate(config, storage)
     result = _run_stage(layer, config, spark, storage, gate, **options)
@@ -100,8 +135,7 @@ def cmd_gold(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    config = _config_from_args(args, environment="local", source="files")
-    _setup_logging(config)
+    config = _start(args, environment="local", source="files")
     spark, storage = _runtime(config)
     print(f"medallion local: landing folder {config.events_dir or '(packaged sample events)'}")
     print(f"                 warehouse      {config.root}")
@@ -133,8 +167,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 def cmd_quality(args: argparse.Namespace) -> int:
     from quality.gate import validate_table
 
-    config = _config_from_args(args)
-    _setup_logging(config)
+    config = _start(args)
     _, storage = _runtime(config)
     # enforce mode: a failed check raises QualityGateError (a JobFailedError) -> exit 1
     result = validate_table(config, storage, args.layer, args.table, where=args.where)
@@ -234,7 +267,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         late_rate=0.03,
         invalid_rate=0.01,
     )
-    config = _config_from_args(
+    config = _start(
         args,
         environment="local",
         source="files",
@@ -242,7 +275,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         events_dir=str(root / "landing"),
         log_level=args.log_level or "WARNING",
     )
-    _setup_logging(config)
     stages = ["generate", "spark", "bronze", "silver", "gold", "maintenance"]
     if args.no_maintenance:
         stages.remove("maintenance")
@@ -302,6 +334,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     tables = policy.parse_tables(args.tables)
     # unknown tables and an unsafe retention are refused before Spark starts (ConfigError -> exit 2)
     job.check_retention(policy.select(tables), args.retention_hours, args.allow_unsafe_retention)
+    config = _start(args)  # locally: a root that holds no medallion warehouse is a usage error
     spark, storage = _runtime(config)
     result = job.run(
         config,
@@ -367,8 +400,7 @@ def cmd_integration_test(args: argparse.Namespace) -> int:
     # generate synthetic events, run bronze -> silver -> gold with gates, check the ground truth
     from medallion import integration
 
-    config = _config_from_args(args)
-    _setup_logging(config)
+    config = _start(args)
     spark, storage = _runtime(config)
     return integration.run_cli(args, config, spark, storage)
 
@@ -409,11 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medallion",
         description="Medallion data jobs: Event Hubs watch events -> bronze -> silver -> gold features.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"medallion {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, (func, helptext, fields) in COMMANDS.items():
-        p = sub.add_parser(name, help=helptext, description=helptext)
+        p = sub.add_parser(
+            name,
+            help=helptext,
+            description=helptext,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if name == "local":
             p.add_argument(
                 "--events",
@@ -456,16 +496,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug(args: argparse.Namespace) -> bool:
+    config = getattr(args, "medallion_config", None)
+    level = config.log_level if config is not None else getattr(args, "log_level", None)
+    level = level or os.environ.get("MEDALLION_LOG_LEVEL", "")
+    return str(level).upper() == "DEBUG"
+
+
+def _checkpoints(args: argparse.Namespace) -> list[str]:
+    """The streaming checkpoints the failed command used (named in a checkpoint failure)."""
+    config = getattr(args, "medallion_config", None)
+    if config is None or args.command not in ("bronze", "local", "demo", "integration-test"):
+        return []
+    try:
+        from bronze.job import STREAM_NAME
+    except Exception:  # only used to name the folder in a message
+        STREAM_NAME = "bronze_events"
+    return [config.checkpoint(STREAM_NAME)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 success, 1 the run failed, 2 usage error (nothing changed).
+    Every failure ends with one line ``medallion <command>: FAILED: <what and what to do>``; the
+    traceback only with --log-level DEBUG."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.medallion_cleanup = contextlib.ExitStack()  # holds the root lock while the command runs
     try:
-        return args.func(args)
+        with args.medallion_cleanup:
+            return args.func(args)
     except ConfigError as exc:
         print(f"medallion {args.command}: configuration error: {exc}", file=sys.stderr)
+        if _debug(args):
+            traceback.print_exc()
         return EXIT_USAGE
     except JobFailedError as exc:
         print(f"medallion {args.command}: FAILED: {exc}", file=sys.stderr)
+        if _debug(args):
+            traceback.print_exc()
+        return EXIT_FAILED
+    except Exception as exc:  # every other failure is explained, not dumped
+        try:
+            message = failures.explain(exc, checkpoints=_checkpoints(args))
+        except Exception:  # the explanation must never hide the failure
+            message = failures.first_line(repr(exc)) or type(exc).__name__
+        print(f"medallion {args.command}: FAILED: {message}", file=sys.stderr)
+        if _debug(args):
+            traceback.print_exc()
         return EXIT_FAILED
 
 
