@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bronze import job
-from bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE
+from bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE, LANDING_FILES_TABLE
 
 GOOD = b'{"event_id":"e1","event_type":"watch","user_id":"u1","video_id":"v1","timestamp":1767225600000}'
 MALFORMED = b'{"event_id": "e2", "event_type": '
@@ -102,10 +102,26 @@ def test_crash_after_write_before_checkpoint_commit_does_not_duplicate(spark, st
     if crc.exists():
         crc.unlink()
 
+    # the batch's files are in ops.landing_files already: the replay ingests nothing
+    replay = job.run(cfg, spark, storage)
+    assert replay.files_already_ingested == 1 and replay.rows_ingested == 0
+    assert storage.version(table) == version
+    assert len(_bronze_rows(storage, cfg)) == 3
+
+    # a crash between the bronze commit and the ops.landing_files commit: the batch's own txn
+    # key makes Delta skip the replayed bronze append, and the ledger is completed
+    commit_marker.unlink()
+    if crc.exists():
+        crc.unlink()
+    ledger = cfg.table(*LANDING_FILES_TABLE)
+    shutil.rmtree(ledger)
     replay = job.run(cfg, spark, storage)
     assert replay.batches_skipped == 1 and replay.rows_ingested == 0
     assert storage.version(table) == version
     assert len(_bronze_rows(storage, cfg)) == 3
+    assert [(Path(r["file_path"]).name, r["lines"]) for r in storage.read(ledger).collect()] == [
+        ("a.jsonl", 3)
+    ]
 
     # and the stream carries on normally afterwards
     _land(landing, "b.jsonl", [GOOD])
@@ -113,16 +129,19 @@ def test_crash_after_write_before_checkpoint_commit_does_not_duplicate(spark, st
     assert len(_bronze_rows(storage, cfg)) == 4
 
 
-def test_lost_checkpoint_reingests_instead_of_skipping(spark, storage, local_config, landing):
+def test_lost_checkpoint_neither_reingests_nor_skips_new_files(spark, storage, local_config, landing):
     """A new checkpoint means a new query id, so batch ids restarting at 0 are not mistaken for
-    committed ones: data is re-ingested (silver deduplicates), never silently skipped."""
+    committed ones; the files already in ops.landing_files are not ingested again."""
     cfg = local_config.replace(events_dir=str(landing))
     _land(landing, "a.jsonl", [GOOD, MALFORMED])
     job.run(cfg, spark, storage)
     shutil.rmtree(cfg.checkpoint(job.STREAM_NAME))
+    _land(landing, "b.jsonl", [GOOD])
     rerun = job.run(cfg, spark, storage)
-    assert rerun.rows_ingested == 2 and rerun.batches_skipped == 0
-    assert len(_bronze_rows(storage, cfg)) == 4
+    assert (rerun.rows_ingested, rerun.batches_skipped, rerun.files_already_ingested) == (1, 0, 1)
+    assert rerun.batch_ids == [0]  # batch 0 of the new query: committed, not mistaken for the old one
+    assert "1 files skipped: already in ops.landing_files" in rerun.summary()
+    assert len(_bronze_rows(storage, cfg)) == 3
 
 
 def test_gzipped_landing_files_are_read(spark, storage, local_config, landing):
@@ -136,23 +155,59 @@ def test_gzipped_landing_files_are_read(spark, storage, local_config, landing):
     assert bodies == sorted([GOOD, NON_UTF8])
 
 
-def test_quality_gate_stops_a_batch_that_read_files_but_no_rows(spark, storage, local_config, landing):
-    """bronze gate: 'batch not empty when files were read' - an empty landing file fails it."""
-    from quality import QualityGate, QualityGateError
+def test_empty_landing_file_is_recorded_and_does_not_block(spark, storage, local_config, landing):
+    """An empty file holds no records: nothing to ingest, never a reason to stop. (Spark does not
+    read 0-byte files at all, so it is not in ops.landing_files either.)"""
+    from quality import QualityGate
 
     _land(landing, "a.jsonl", [GOOD])
-    cfg = local_config.replace(events_dir=str(landing))
-    assert job.run(cfg, spark, storage, gate=QualityGate(cfg, storage)).rows_ingested == 1
-    table = cfg.table(*BRONZE_TABLE)
-    version = storage.version(table)
-
     (landing / "empty.jsonl").write_bytes(b"")
+    cfg = local_config.replace(events_dir=str(landing))
+    gate = QualityGate(cfg, storage)
+    result = job.run(cfg, spark, storage, gate=gate)
+    assert (result.rows_ingested, result.files_read, result.bad_files) == (1, 1, [])
+    assert [r.status for r in gate.results] == ["passed"]
+    ledger = {
+        Path(r["file_path"]).name: r["lines"] for r in storage.read(cfg.table(*LANDING_FILES_TABLE)).collect()
+    }
+    assert ledger == {"a.jsonl": 1}
+    (landing / "blank.jsonl").write_bytes(b"\n")  # one empty line: one record (quarantined by silver)
+    assert job.run(cfg, spark, storage, gate=gate).rows_ingested == 1
+
+
+def test_quality_gate_stops_a_batch_before_anything_is_written(spark, storage, local_config):
+    """bronze gate: a batch breaking the suite (a Kafka tombstone: null body) is not appended in
+    enforce mode; warn publishes it and records the failure."""
+    import datetime as dt
+
+    from quality import QualityGate, QualityGateError
+
+    table = local_config.table(*BRONZE_TABLE)
+    storage.create_if_missing(table, BRONZE_SCHEMA, job.PARTITION_COLUMNS, job.TABLE_PROPERTIES)
+    version = storage.version(table)
+    source_schema = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in BRONZE_SCHEMA.fields[:8])
+    now = dt.datetime(2026, 1, 2, 3, 4, 5)
+    batch = spark.createDataFrame(
+        [
+            (None, "kafka", "0", 7, None, now, None, None),
+            (bytearray(GOOD), "kafka", "0", 8, None, now, None, None),
+        ],
+        source_schema,
+    )
+
+    def write(config, gate, batch_id):
+        result = job.BronzeResult(table=table)
+        writer = job.BronzeBatchWriter(storage, table, config.checkpoint(job.STREAM_NAME), result, gate=gate)
+        writer._app_id = "medallion.bronze_events.test"
+        writer(batch, batch_id)
+        return result
+
     with pytest.raises(QualityGateError, match="bronze"):
-        job.run(cfg, spark, storage, gate=QualityGate(cfg, storage))
+        write(local_config, QualityGate(local_config, storage), 0)
     assert storage.version(table) == version
 
-    warn = cfg.replace(quality_bronze="warn")
+    warn = local_config.replace(quality_bronze="warn")
     gate = QualityGate(warn, storage)
-    job.run(warn, spark, storage, gate=gate)  # publishes (nothing to add) and records the failure
+    assert write(warn, gate, 1).rows_ingested == 2  # published, and the failure recorded
     assert [r.status for r in gate.results] == ["failed"]
-    assert storage.version(table) == version
+    assert storage.version(table) == version + 1

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bronze.schema import BRONZE_TABLE
+from bronze.schema import BAD_FILES_TABLE, BRONZE_TABLE, LANDING_FILES_TABLE
 from gold.schema import USER_FEATURES, VIDEO_FEATURES
 from medallion.config import ConfigError
 from quality.results import RESULTS_TABLE
@@ -219,6 +219,8 @@ POLICIES: tuple[TablePolicy, ...] = (
     _table(SILVER_RUNS_TABLE, reason="one small row per run: compaction only"),
     _table(RESULTS_TABLE, reason="one small row per quality check: compaction only"),
     _table(REPORT_TABLE, reason="one small row per maintained table per night: compaction only"),
+    _table(LANDING_FILES_TABLE, reason="one small row per landing file, appended per batch: compaction only"),
+    _table(BAD_FILES_TABLE, reason="a row per landing file bronze could not ingest: compaction only"),
 )
 
 

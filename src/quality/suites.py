@@ -15,7 +15,7 @@ messages, the results table (``unexpected_percent`` keys) and MLflow metrics use
 suite           expectations
 ==============  =============================================================================
 bronze.events   body, source, ingestion_time, ingestion_batch_id, ingestion_date not null
-  (batch)       rows >= 1 when inputs_read > 0 (files or offsets were read)
+  (batch)       rows >= 1 when inputs_read > 0 (records framed from new landing files or broker records read)
 silver.events   event_id not null, event_id unique, user_id / video_id not null, event_type in
                 the contract's enum, watch_time_ms in [0, 86 400 000] and not null for watch
                 events, event_date in [min_event_date, max_event_date]

@@ -252,6 +252,7 @@ def run(
     bronze = config.table(*BRONZE_TABLE)
     if not storage.exists(bronze):
         raise JobFailedError(f"bronze table {bronze} does not exist: run the bronze job first")
+    storage.version(bronze)  # reads bronze's log: a broken one fails here, before anything is created
     prepare_tables(storage, config, contract)
     progress = ProgressLog(storage, config.table(*PROGRESS_TABLE))
     progress.ensure()
