@@ -772,6 +772,8 @@ EXPECTED_SQL = {
     "ops.silver_runs": (None, ""),
     "ops.quality_results": (None, ""),
     "ops.maintenance_runs": (None, ""),
+    "ops.landing_files": (None, ""),
+    "ops.bad_files": (None, ""),
 }
 
 

@@ -30,8 +30,9 @@ EXIT_USAGE = 2
 
 EXIT_CODES_HELP = """exit codes:
   0  success
-  1  the run failed (a job, a quality gate, a table, the storage, another run holding the
-     root's lock); the one-line message says what is wrong and what to do
+  1  the run failed (a job, a quality gate, a table, the storage, a landing file bronze could
+     not ingest (enforce mode), another run holding the root's lock); the one-line message
+     says what is wrong and what to do
   2  usage error: a bad flag or value, a missing --events folder, a --root that is a file or
      cannot be written, maintenance on a folder without a medallion warehouse; nothing was changed
 --log-level DEBUG also prints the full traceback of a failure."""
