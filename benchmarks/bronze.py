@@ -31,7 +31,7 @@ from medallion.synthetic import SyntheticSpec, write_landing
 
 
 def ingest(spark, root, landing, args) -> tuple[object, float]:
-    from bronze import job
+    from medallion.bronze import job
 
     config, storage = local_runtime(
         spark, root, landing, args, max_files_per_trigger=args.max_files_per_trigger

@@ -41,14 +41,14 @@ STAGES = ("bronze", "silver", "gold")
 
 def run_pipeline(spark, scratch, engine: str, generated, args) -> dict[str, float]:
     """Bronze, silver and gold once each into ``<scratch>/warehouse-<engine>``; seconds per stage."""
-    from bronze import job as bronze_job
-    from gold import job as gold_job
-    from silver import job as silver_job
+    from medallion.bronze import job as bronze_job
+    from medallion.gold import job as gold_job
+    from medallion.silver import job as silver_job
 
     config, storage = local_runtime(spark, scratch / f"warehouse-{engine}", scratch / "landing", args, engine)
     gate = None
     if args.with_gates:
-        from quality import QualityGate
+        from medallion.quality import QualityGate
 
         gate = QualityGate(config, storage)
     print(f"engine {engine}, quality gates: {'on' if gate is not None else 'off'}", flush=True)

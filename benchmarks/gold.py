@@ -85,11 +85,11 @@ def synthetic_day(spark, schema, day: dt.date, n: int, users: int, videos: int):
 
 
 def run_scenario(spark, args, history_days: int) -> dict:
-    from gold import job
     from medallion.config import Config
     from medallion.contract import load_contract
+    from medallion.gold import job
+    from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
     from medallion.storage import get_storage
-    from silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
 
     root = Path(tempfile.mkdtemp(prefix=f"medallion-bench-gold-{history_days}d-", dir=args.root))
     config = Config(

@@ -110,13 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from deltalake import write_deltalake
 
-    from maintenance import job
-    from maintenance.policy import TablePolicy, select
     from medallion.config import Config
     from medallion.contract import load_contract
+    from medallion.maintenance import job
+    from medallion.maintenance.policy import TablePolicy, select
+    from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
     from medallion.spark import local_session_builder
     from medallion.storage.delta_rs import DeltaRsStorage
-    from silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
 
     spark = local_session_builder(app_name="medallion-bench-maintenance", shuffle_partitions=2).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

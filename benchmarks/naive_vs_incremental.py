@@ -62,10 +62,10 @@ def naive_silver(config, storage) -> int | None:
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
 
-    from bronze.schema import BRONZE_TABLE
+    from medallion.bronze.schema import BRONZE_TABLE
     from medallion.contract import load_contract
-    from silver.schema import EVENTS_TABLE, QUARANTINE_SCHEMA, QUARANTINE_TABLE
-    from silver.transforms import deduplicate, to_events, to_quarantine, validate
+    from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_SCHEMA, QUARANTINE_TABLE
+    from medallion.silver.transforms import deduplicate, to_events, to_quarantine, validate
 
     contract = load_contract(config.contract_version or None)
     run_time = dt.datetime.now(dt.timezone.utc)
@@ -96,9 +96,14 @@ def naive_gold(config, storage) -> int | None:
     """All of silver -> every feature date of both gold tables -> overwrite both fully."""
     import functools
 
-    from gold.schema import GOLD_TABLES
-    from gold.transforms import SILVER_COLUMNS, affected_feature_dates, user_features, video_features
-    from silver.schema import EVENTS_TABLE
+    from medallion.gold.schema import GOLD_TABLES
+    from medallion.gold.transforms import (
+        SILVER_COLUMNS,
+        affected_feature_dates,
+        user_features,
+        video_features,
+    )
+    from medallion.silver.schema import EVENTS_TABLE
 
     transforms = {"user_features": user_features, "video_features": video_features}
     events = storage.read(config.table(*EVENTS_TABLE)).select(*SILVER_COLUMNS).persist()
@@ -119,8 +124,8 @@ def naive_gold(config, storage) -> int | None:
 
 # --- the benchmark ----------------------------------------------------------------------------
 def counts(config, storage) -> tuple[int, ...]:
-    from gold.schema import GOLD_TABLES
-    from silver.schema import EVENTS_TABLE
+    from medallion.gold.schema import GOLD_TABLES
+    from medallion.silver.schema import EVENTS_TABLE
 
     tables = [EVENTS_TABLE, *(spec.id for spec in GOLD_TABLES)]
     return tuple(storage.read(config.table(*t)).count() for t in tables)
@@ -131,9 +136,9 @@ KEYS = ("bronze", "inc silver", "inc gold", "naive silver", "naive gold")
 
 def run_day(spark, scratch, landing, engine: str, k: int, args, runs: dict[str, list[float]]) -> str:
     """Bronze on the new (already landed) day, then incremental vs naive silver + gold; one line."""
-    from bronze import job as bronze_job
-    from gold import job as gold_job
-    from silver import job as silver_job
+    from medallion.bronze import job as bronze_job
+    from medallion.gold import job as gold_job
+    from medallion.silver import job as silver_job
 
     config, storage = local_runtime(spark, scratch / f"warehouse-{engine}", landing, args, engine)
     with timed() as t:
@@ -191,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     engines = selected_engines(args)
 
-    from bronze import job as bronze_job
-    from gold import job as gold_job
-    from silver import job as silver_job
+    from medallion.bronze import job as bronze_job
+    from medallion.gold import job as gold_job
+    from medallion.silver import job as silver_job
 
     h = args.history_days
     spec = SyntheticSpec(

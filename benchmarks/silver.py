@@ -46,9 +46,9 @@ class Scenario:
 
 def build(spark, scratch: Path, args, history_days: int) -> Scenario:
     """A fresh warehouse whose silver holds ``history_days`` days, built with the real jobs."""
-    from bronze import job as bronze_job
-    from silver import job as silver_job
-    from silver.schema import EVENTS_TABLE
+    from medallion.bronze import job as bronze_job
+    from medallion.silver import job as silver_job
+    from medallion.silver.schema import EVENTS_TABLE
 
     root = scratch / f"history-{history_days}d"
     config, storage = local_runtime(spark, root / "warehouse", root / "landing", args)
@@ -82,8 +82,8 @@ def build(spark, scratch: Path, args, history_days: int) -> Scenario:
 
 def new_day(spark, scenario: Scenario, k: int) -> None:
     """Land the next day, run bronze (timed apart), then time the silver run alone."""
-    from bronze import job as bronze_job
-    from silver import job as silver_job
+    from medallion.bronze import job as bronze_job
+    from medallion.silver import job as silver_job
 
     day = scenario.history_days + k
     truth = write_landing(scenario.spec, scenario.landing, days=[day])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bronze import job
-from bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE, LANDING_FILES_TABLE
+from medallion.bronze import job
+from medallion.bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE, LANDING_FILES_TABLE
 
 GOOD = b'{"event_id":"e1","event_type":"watch","user_id":"u1","video_id":"v1","timestamp":1767225600000}'
 MALFORMED = b'{"event_id": "e2", "event_type": '
@@ -158,7 +158,7 @@ def test_gzipped_landing_files_are_read(spark, storage, local_config, landing):
 def test_empty_landing_file_is_recorded_and_does_not_block(spark, storage, local_config, landing):
     """An empty file holds no records: nothing to ingest, never a reason to stop. (Spark does not
     read 0-byte files at all, so it is not in ops.landing_files either.)"""
-    from quality import QualityGate
+    from medallion.quality import QualityGate
 
     _land(landing, "a.jsonl", [GOOD])
     (landing / "empty.jsonl").write_bytes(b"")
@@ -180,7 +180,7 @@ def test_quality_gate_stops_a_batch_before_anything_is_written(spark, storage, l
     enforce mode; warn publishes it and records the failure."""
     import datetime as dt
 
-    from quality import QualityGate, QualityGateError
+    from medallion.quality import QualityGate, QualityGateError
 
     table = local_config.table(*BRONZE_TABLE)
     storage.create_if_missing(table, BRONZE_SCHEMA, job.PARTITION_COLUMNS, job.TABLE_PROPERTIES)

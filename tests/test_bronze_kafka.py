@@ -1,7 +1,7 @@
 """Bronze's ``kafka`` source against a real Apache Kafka broker (tests/kafka_broker.py: KRaft, SASL
 PLAIN with ``$ConnectionString`` and an Event Hubs connection string, like the Event Hubs endpoint).
 
-The stream is built by the project's own :func:`bronze.sources.kafka_options` / ``read_stream``; the
+The stream is built by the project's own :func:`medallion.bronze.sources.kafka_options` / ``read_stream``; the
 only overrides are the broker address (``kafka_bootstrap_servers``) and the security protocol
 (SASL_PLAINTEXT: the local broker has no TLS). The connection string reaches the job through
 :class:`medallion.secrets.SecretProvider` from the environment, as it does locally.
@@ -28,9 +28,6 @@ from pathlib import Path
 
 import pytest
 
-from bronze import job
-from bronze.schema import BRONZE_TABLE
-from bronze.sources import KafkaAuthenticationError
 from kafka_broker import (
     CACHE,
     KAFKA_VERSION,
@@ -41,6 +38,9 @@ from kafka_broker import (
     connection_string,
     ensure_kafka_jars,
 )
+from medallion.bronze import job
+from medallion.bronze.schema import BRONZE_TABLE
+from medallion.bronze.sources import KafkaAuthenticationError
 from medallion.config import Config
 from medallion.secrets import env_var_for
 

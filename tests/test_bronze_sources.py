@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bronze.sources import (
+from medallion.bronze.sources import (
     KafkaAuthenticationError,
     default_events_dir,
     eventhubs_options,

@@ -19,8 +19,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
-from bronze.transforms import (
+from medallion.bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
+from medallion.bronze.transforms import (
     add_ingestion_metadata,
     file_records,
     frame_files,

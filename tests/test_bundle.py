@@ -41,7 +41,7 @@ from jsonschema import Draft202012Validator
 from bundle_schema import SchemaUnavailable, load_schema, make_validator, validation_errors
 from medallion.cli import build_parser
 from medallion.config import Config, ConfigError
-from medallion.policies import POLICY_NAME, evaluate_cluster, load_policy
+from medallion.deploy.policies import POLICY_NAME, evaluate_cluster, load_policy
 
 if sys.version_info >= (3, 11):
     import tomllib

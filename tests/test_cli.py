@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,3 +62,25 @@ def test_wheel_entry_points_resolve_to_callables():
         assert callable(getattr(importlib.import_module(module), attr)), name
         if name != "medallion":
             assert name.removeprefix("medallion-") in COMMANDS
+
+
+def test_local_prints_no_third_party_info_at_the_default_log_level(tmp_path):
+    """The run's own summary, not hundreds of Great Expectations / MLflow INFO lines: only
+    medallion's own loggers log below WARNING (a real process, so logging is configured as in use)."""
+    exe = Path(sys.executable).with_name("medallion")
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    done = subprocess.run(
+        [str(exe), "local", "--root", str(tmp_path / "wh"), "--shuffle-partitions", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "silver: bronze versions" in done.stdout and "gold:" in done.stdout  # the summary is there
+    log_lines = [line for line in (done.stdout + done.stderr).splitlines() if " INFO " in line]
+    assert log_lines, "the run's own INFO progress lines are missing"
+    foreign = [line for line in log_lines if not re.search(r" INFO medallion(\.|:)", line)]
+    assert not foreign, foreign[:5]
+    assert "Calculating Metrics" not in done.stdout + done.stderr  # no progress bars either

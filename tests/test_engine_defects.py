@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 from pyspark.sql import types as T
 
-from bronze import job as bronze_job
-from bronze.schema import BRONZE_TABLE
-from gold import job as gold_job
+from medallion.bronze import job as bronze_job
+from medallion.bronze.schema import BRONZE_TABLE
+from medallion.gold import job as gold_job
 from medallion.progress import PROGRESS_TABLE, ProgressLog
+from medallion.silver import job as silver_job
+from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 from medallion.storage import StorageError, Txn
-from silver import job as silver_job
-from silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 
 SCHEMA = T.StructType([T.StructField("id", T.LongType(), False), T.StructField("day", T.DateType(), False)])
 DAY = dt.date(2026, 1, 1)

@@ -9,8 +9,8 @@ import zlib
 
 import pytest
 
-from bronze.framing import UnreadableFileError, decompress, frame_file, split_lines
-from silver.strict_json import (
+from medallion.bronze.framing import UnreadableFileError, decompress, frame_file, split_lines
+from medallion.silver.strict_json import (
     INVALID_UNICODE_ESCAPE,
     MALFORMED_JSON,
     MULTIPLE_JSON_VALUES,

@@ -9,12 +9,12 @@ import datetime as dt
 import pytest
 from chispa import assert_df_equality
 
-from gold import job
-from gold.schema import USER_FEATURES, VIDEO_FEATURES
-from gold.transforms import DateRange, user_features, video_features
 from medallion.contract import load_contract
+from medallion.gold import job
+from medallion.gold.schema import USER_FEATURES, VIDEO_FEATURES
+from medallion.gold.transforms import DateRange, user_features, video_features
+from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
 from medallion.storage import TableNotFoundError
-from silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
 
 UTC = dt.timezone.utc
 D0 = dt.date(2026, 1, 1)

@@ -11,8 +11,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType, TimestampType
 
-from gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
-from gold.transforms import (
+from medallion.gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
+from medallion.gold.transforms import (
     DateRange,
     affected_feature_dates,
     date_range_predicate,

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from pyspark.sql import Row
 
-from bronze import job as bronze_job
-from bronze.schema import BAD_FILES_TABLE, BRONZE_TABLE, LANDING_FILES_TABLE
+from medallion.bronze import job as bronze_job
+from medallion.bronze.schema import BAD_FILES_TABLE, BRONZE_TABLE, LANDING_FILES_TABLE
 from medallion.cli import main
 from medallion.contract import load_contract
-from silver import job as silver_job
-from silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
-from silver.transforms import validate
+from medallion.silver import job as silver_job
+from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+from medallion.silver.transforms import validate
 
 TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 BOM = b"\xef\xbb\xbf"

@@ -33,11 +33,13 @@ from chispa import assert_df_equality
 from deltalake import write_deltalake
 from pyspark.sql import types as T
 
-from bronze import schema as bronze_schema
-from bronze.schema import BRONZE_TABLE
-from gold.schema import USER_FEATURES, USER_FEATURES_SCHEMA, VIDEO_FEATURES
-from maintenance import job
-from maintenance.policy import (
+from medallion.bronze import schema as bronze_schema
+from medallion.bronze.schema import BRONZE_TABLE
+from medallion.config import Config, ConfigError
+from medallion.contract import load_contract
+from medallion.gold.schema import USER_FEATURES, USER_FEATURES_SCHEMA, VIDEO_FEATURES
+from medallion.maintenance import job
+from medallion.maintenance.policy import (
     MIN_SAFE_RETENTION_HOURS,
     POLICIES,
     REPORT_TABLE,
@@ -48,14 +50,12 @@ from maintenance.policy import (
     same_property_value,
     select,
 )
-from medallion.config import Config, ConfigError
-from medallion.contract import load_contract
+from medallion.silver.job import RUNS_SCHEMA, RUNS_TABLE
+from medallion.silver.schema import EVENTS_PARTITION, EVENTS_TABLE, events_schema
 from medallion.storage import FileInfo, StorageError, sql
 from medallion.storage.base import VACUUM_LISTING_LIMIT, VacuumResult
 from medallion.storage.delta_rs import spark_schema_to_arrow
 from medallion.storage.spark_delta import SparkDeltaStorage
-from silver.job import RUNS_SCHEMA, RUNS_TABLE
-from silver.schema import EVENTS_PARTITION, EVENTS_TABLE, events_schema
 
 UTC = dt.timezone.utc
 DAY1, DAY2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
@@ -385,7 +385,7 @@ def test_unsafe_retention_with_the_override_runs_and_is_logged_loudly(spark, sto
     tombstoned = removed_paths(table, storage.version(table))
     assert len(tombstoned) == 4 and all(os.path.exists(p) for p in tombstoned)
 
-    with caplog.at_level(logging.WARNING, logger="maintenance.job"):
+    with caplog.at_level(logging.WARNING, logger="medallion.maintenance.job"):
         result = job.run(
             local_config,
             spark,

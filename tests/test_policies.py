@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from medallion import policies, secret_scan
-from medallion.policies import (
+from medallion.deploy import policies, secret_scan
+from medallion.deploy.policies import (
     POLICY_NAME,
     PolicyError,
     check_bundle,
@@ -715,7 +715,9 @@ def _planted() -> dict[str, str]:
 
 def test_the_repository_holds_no_credential_literal():
     files = secret_scan.repo_files(ROOT)
-    assert "src/medallion/secret_scan.py" in files and "tests/test_policies.py" in files  # untracked too
+    assert (
+        "src/medallion/deploy/secret_scan.py" in files and "tests/test_policies.py" in files
+    )  # untracked too
     findings = secret_scan.scan_paths(ROOT, files)
     assert findings == [], "credential literals found:\n" + "\n".join(map(str, findings))
 
@@ -767,7 +769,7 @@ def test_scan_repo_covers_tracked_and_untracked_but_not_ignored_files(tmp_path):
     }
 
     proc = subprocess.run(
-        [sys.executable, "-m", "medallion.secret_scan", str(repo)],
+        [sys.executable, "-m", "medallion.deploy.secret_scan", str(repo)],
         capture_output=True,
         text=True,
         timeout=60,

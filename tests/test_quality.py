@@ -18,13 +18,12 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql.types import StructField, StructType
 
-from bronze.schema import BRONZE_SCHEMA
-from gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
+from medallion.bronze.schema import BRONZE_SCHEMA
 from medallion.config import Config
 from medallion.contract import load_contract
 from medallion.errors import JobFailedError
-from medallion.storage.delta_rs import DeltaRsStorage
-from quality import (
+from medallion.gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
+from medallion.quality import (
     RESULTS_SCHEMA,
     RESULTS_TABLE,
     QualityAlertError,
@@ -33,8 +32,9 @@ from quality import (
     SuiteRunner,
     default_params,
 )
-from quality.suites import MAX_WATCH_TIME_MS
-from silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
+from medallion.quality.suites import MAX_WATCH_TIME_MS
+from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
+from medallion.storage.delta_rs import DeltaRsStorage
 
 D = dt.date(2026, 1, 2)
 TS = dt.datetime(2026, 1, 2, 12, 0, tzinfo=dt.timezone.utc)
@@ -506,8 +506,8 @@ def event(i: int, **extra) -> bytes:
 def test_silver_job_enforce_leaves_table_unchanged_then_warn_publishes(
     spark, storage, runner, config, tmp_path
 ):
-    from bronze import job as bronze_job
-    from silver import job as silver_job
+    from medallion.bronze import job as bronze_job
+    from medallion.silver import job as silver_job
 
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -567,8 +567,8 @@ def insert_silver(spark, storage, config, events):
 
 @pytest.mark.slow
 def test_gold_job_enforce_leaves_tables_unchanged(spark, storage, runner, config):
-    from gold import job as gold_job
-    from gold.schema import USER_FEATURES, VIDEO_FEATURES
+    from medallion.gold import job as gold_job
+    from medallion.gold.schema import USER_FEATURES, VIDEO_FEATURES
 
     insert_silver(spark, storage, config, [("g1", "u1", "v1", 5_000), ("g2", "u2", "v1", 7_000)])
     gold_job.run(config, spark, storage, gate=QualityGate(config, storage, runner=runner))

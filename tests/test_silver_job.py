@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bronze import job as bronze_job
-from bronze.schema import BRONZE_TABLE
+from medallion.bronze import job as bronze_job
+from medallion.bronze.schema import BRONZE_TABLE
 from medallion.contract import EventContract, load_contract
-from silver import job as silver_job
-from silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+from medallion.silver import job as silver_job
+from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

@@ -10,8 +10,8 @@ import pytest
 from chispa import assert_df_equality
 
 from medallion.contract import EventContract, load_contract
-from silver.schema import QUARANTINE_SCHEMA
-from silver.transforms import (
+from medallion.silver.schema import QUARANTINE_SCHEMA
+from medallion.silver.transforms import (
     date_in_predicate,
     dedup_window_dates,
     deduplicate,
@@ -288,9 +288,9 @@ def test_naive_run_time_is_rejected(spark, contract):
 def test_silver_merge_sql_on_databricks():
     """The MERGE the spark-delta engine runs for a silver batch (it cannot execute here)."""
     from medallion.config import Config
+    from medallion.silver.job import dedup_target
+    from medallion.silver.schema import EVENTS_TABLE
     from medallion.storage.sql import build_merge_sql
-    from silver.job import dedup_target
-    from silver.schema import EVENTS_TABLE
 
     table = Config(environment="databricks", catalog="prod", schema_prefix="").table(*EVENTS_TABLE)
     dates = [dt.date(2026, 1, 10), dt.date(2026, 1, 12)]

@@ -209,9 +209,9 @@ def test_generate_command_prints_the_summary(tmp_path, capsys):
 
 def test_the_pipeline_reproduces_the_ground_truth(spark, storage, local_config, tmp_path):
     """Bronze then silver, one day at a time: silver's counts equal what the generator wrote."""
-    from bronze import job as bronze_job
-    from silver import job as silver_job
-    from silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+    from medallion.bronze import job as bronze_job
+    from medallion.silver import job as silver_job
+    from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 
     spec = replace(SMALL, duplicate_rate=0.1, invalid_rate=0.05, late_rate=0.1)
     landing = tmp_path / "landing"

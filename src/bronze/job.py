@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
-from bronze.schema import (
+from medallion.bronze.schema import (
     BAD_FILES_SCHEMA,
     BAD_FILES_TABLE,
     BRONZE_SCHEMA,
@@ -32,8 +32,8 @@ from bronze.schema import (
     TABLE_PROPERTIES,
     UNREADABLE,
 )
-from bronze.sources import default_events_dir, explain_stream_failure, list_landing, read_stream
-from bronze.transforms import add_ingestion_metadata, file_records, normalize_files
+from medallion.bronze.sources import default_events_dir, explain_stream_failure, list_landing, read_stream
+from medallion.bronze.transforms import add_ingestion_metadata, file_records, normalize_files
 from medallion.config import Config, parse_trigger
 from medallion.secrets import SecretProvider
 from medallion.storage import DeltaStorage, Txn
@@ -297,7 +297,7 @@ def run(
 ) -> BronzeResult:
     """Run the bronze stream with the configured trigger (available-now returns when the source
     is drained; processing-time runs until the query is stopped). ``gate`` (a
-    :class:`quality.QualityGate`) validates each micro-batch before it is appended; in enforce
+    :class:`medallion.quality.QualityGate`) validates each micro-batch before it is appended; in enforce
     mode a failing batch stops the stream with nothing written for it (it is retried on restart).
 
     Files source: landing files that cannot be read, or that changed after ingestion, are not

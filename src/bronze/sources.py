@@ -12,7 +12,7 @@
   ``EventHubsUtils.encrypt``.
 * ``files`` - a landing folder of JSON-lines files (one event body per line, optionally
   compressed): the local default. Files are read whole (``binaryFile``) and framed into records
-  by :mod:`bronze.framing`; files whose name starts with ``_`` or ``.`` are ignored (Spark's
+  by :mod:`medallion.bronze.framing`; files whose name starts with ``_`` or ``.`` are ignored (Spark's
   rule), subfolders are not read.
 
 Credentials come from :class:`medallion.secrets.SecretProvider` and are only revealed inside
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from bronze.transforms import NORMALIZERS, frame_files
+from medallion.bronze.transforms import NORMALIZERS, frame_files
 from medallion.config import Config, ConfigError
 from medallion.errors import JobFailedError
 from medallion.secrets import Secret, SecretProvider, env_var_for
@@ -252,7 +252,7 @@ def default_events_dir() -> str:
 
 def read_stream(spark: SparkSession, config: Config, secrets: SecretProvider) -> DataFrame:
     """The configured source as a streaming DataFrame: the bronze source columns, or for the
-    files source the framed rows of :func:`bronze.transforms.frame_files`."""
+    files source the framed rows of :func:`medallion.bronze.transforms.frame_files`."""
     if config.source == "files":
         raw = (
             spark.readStream.format("binaryFile")

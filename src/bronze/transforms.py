@@ -1,10 +1,10 @@
 """Pure bronze transforms: one function per source record shape, each returning the columns
-of :data:`bronze.schema.SOURCE_COLUMNS`, plus the ingestion metadata step.
+of :data:`medallion.bronze.schema.SOURCE_COLUMNS`, plus the ingestion metadata step.
 
 Record shapes:
 
 * files (Spark ``binaryFile`` source: path, modificationTime, length, content): framed by
-  :func:`frame_files` into one row per line and one per file (:mod:`bronze.framing`); the line
+  :func:`frame_files` into one row per line and one per file (:mod:`medallion.bronze.framing`); the line
   rows keep the line's bytes unchanged (invalid UTF-8 and a byte-order mark included) and
   :func:`normalize_files` makes them bronze rows whose ``source_offset`` is the 1-based line
   number in the file.
@@ -22,8 +22,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, LongType, MapType, StringType, TimestampType
 
-from bronze.framing import FRAMED_DDL, KIND_FILE, KIND_LINE, frame_batches
-from bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
+from medallion.bronze.framing import FRAMED_DDL, KIND_FILE, KIND_LINE, frame_batches
+from medallion.bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
 
 _PROPS = MapType(StringType(), StringType(), True)
 

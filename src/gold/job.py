@@ -22,12 +22,12 @@ A run, per table:
 4. Otherwise *incremental*: the event dates E of the rows inserted since (silver change data feed
    ``progress+1..silver_version``; silver is insert-only) and the table's latest feature date
    ``L_old`` (the max ``feature_date`` partition, read from the Delta file list) give the feature
-   dates to recompute, :func:`gold.transforms.affected_feature_dates` with
+   dates to recompute, :func:`medallion.gold.transforms.affected_feature_dates` with
    ``L_new = max(L_old, max(E))``: each e in E affects ``[e, min(e+6, L_new)]`` and the new dates
    ``(L_old, L_new]`` are added. If the change feed cannot be read (e.g. vacuumed), the table
    falls back to full mode.
 5. Silver rows with ``event_date`` in ``[start-6, end]`` of those ranges are read once for both
-   tables, the features recomputed from them (pure :mod:`gold.transforms`), and each table's
+   tables, the features recomputed from them (pure :mod:`medallion.gold.transforms`), and each table's
    affected ``feature_date`` partitions replaced atomically in one commit.
 
 Every recomputed feature date is computed from *all* silver rows of its window (not by patching
@@ -70,8 +70,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gold.schema import GOLD_TABLES, PARTITION_COLUMNS, TIMESERIES_KEY, GoldTable
-from gold.transforms import (
+from medallion.gold.schema import GOLD_TABLES, PARTITION_COLUMNS, TIMESERIES_KEY, GoldTable
+from medallion.gold.transforms import (
     SILVER_COLUMNS,
     DateRange,
     affected_feature_dates,
@@ -81,9 +81,9 @@ from gold.transforms import (
     video_features,
 )
 from medallion.progress import PROGRESS_TABLE, ProgressLog
+from medallion.silver.schema import EVENTS_TABLE
 from medallion.storage import DeltaStorage, StorageError, TableNotFoundError, Txn
 from medallion.storage.base import PRIMARY_KEY_PROPERTY, TIMESERIES_KEY_PROPERTY
-from silver.schema import EVENTS_TABLE
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -4,7 +4,7 @@ incremental runs. DataFrames in, DataFrames out; no I/O, no session state, no gl
 Windows
 -------
 Feature date D (the "as of" date) aggregates the events whose UTC ``event_date`` lies in
-``[D-6, D]`` (:data:`gold.schema.WINDOW_DAYS` = 7). Events after D never count. A row exists
+``[D-6, D]`` (:data:`medallion.gold.schema.WINDOW_DAYS` = 7). Events after D never count. A row exists
 for (entity, D) when the entity has at least one event of any type in that window.
 
 Formulation
@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pyspark.sql import functions as F
 
-from gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA, WINDOW_DAYS
+from medallion.gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA, WINDOW_DAYS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

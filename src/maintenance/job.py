@@ -1,4 +1,4 @@
-"""Maintenance job: for every table of the policy (:mod:`maintenance.policy`), OPTIMIZE (compaction,
+"""Maintenance job: for every table of the policy (:mod:`medallion.maintenance.policy`), OPTIMIZE (compaction,
 Z-order or liquid clustering) then VACUUM, with a report row per table in ``ops.maintenance_runs``.
 
 Per table, in order:
@@ -29,7 +29,7 @@ Per table, in order:
    metadata commit on it).
 
 Safety: a VACUUM retention below the table's safe minimum (168 hours, see
-:data:`maintenance.policy.MIN_SAFE_RETENTION_HOURS`) is refused before anything runs
+:data:`medallion.maintenance.policy.MIN_SAFE_RETENTION_HOURS`) is refused before anything runs
 (:class:`UnsafeRetentionError`) unless ``allow_unsafe_retention`` is given - then every such table
 is logged with a loud WARNING. A table that fails is recorded as ``failed`` and the run continues
 with the next one; the caller (CLI) exits non-zero when ``result.failed`` is not empty.
@@ -65,7 +65,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from maintenance.policy import (
+from medallion.config import ConfigError
+from medallion.errors import JobFailedError
+from medallion.maintenance.policy import (
     MIN_SAFE_RETENTION_HOURS,
     POLICIES,
     REPORT_TABLE,
@@ -75,8 +77,6 @@ from maintenance.policy import (
     same_property_value,
     select,
 )
-from medallion.config import ConfigError
-from medallion.errors import JobFailedError
 from medallion.storage import sql
 from medallion.storage.base import VACUUM_LISTING_LIMIT, FileInfo, VacuumResult
 

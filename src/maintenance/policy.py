@@ -1,7 +1,7 @@
 """The maintenance policy of every table: the one place that says how each table is kept fast
 and cheap (compaction, Z-order or liquid clustering, VACUUM retention, Delta retention properties).
 
-Read by :mod:`maintenance.job` (``medallion maintenance``) and documented in docs/maintenance.md.
+Read by :mod:`medallion.maintenance.job` (``medallion maintenance``) and documented in docs/maintenance.md.
 
 Retention safety (see docs/maintenance.md): VACUUM deletes data files that the current version no
 longer references once they were removed longer ago than the retention. Anything that still reads
@@ -19,12 +19,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bronze.schema import BAD_FILES_TABLE, BRONZE_TABLE, LANDING_FILES_TABLE
-from gold.schema import USER_FEATURES, VIDEO_FEATURES
+from medallion.bronze.schema import BAD_FILES_TABLE, BRONZE_TABLE, LANDING_FILES_TABLE
 from medallion.config import ConfigError
-from quality.results import RESULTS_TABLE
-from silver.job import RUNS_TABLE as SILVER_RUNS_TABLE
-from silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+from medallion.gold.schema import USER_FEATURES, VIDEO_FEATURES
+from medallion.quality.results import RESULTS_TABLE
+from medallion.silver.job import RUNS_TABLE as SILVER_RUNS_TABLE
+from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 
 #: Delta's default VACUUM retention and safety minimum: 7 days.
 MIN_SAFE_RETENTION_HOURS = 168

@@ -44,14 +44,26 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> Config:
     return Config.from_sources(values)
 
 
+#: Libraries whose INFO logging drowns a run's own summary (Great Expectations alone logs hundreds
+#: of lines per checkpoint): WARNING and above only, unless --log-level DEBUG.
+THIRD_PARTY_LOGGERS = ("py4j", "pyspark", "great_expectations", "mlflow", "alembic", "urllib3", "deltalake")
+
+
 def _setup_logging(config: Config) -> None:
+    """``--log-level`` is the level of medallion's own loggers (all under ``medallion.``); other
+    libraries log WARNING and above, everything only with DEBUG."""
+    level = getattr(logging, config.log_level.upper(), logging.INFO)
+    debug = level <= logging.DEBUG
     logging.basicConfig(
-        level=getattr(logging, config.log_level.upper(), logging.INFO),
+        level=level if debug else max(level, logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("py4j", "pyspark"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("medallion").setLevel(level)
+    if not debug:  # MLflow sets its own logger's level when it is imported (later, lazily)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for noisy in THIRD_PARTY_LOGGERS:
+        logging.getLogger(noisy).setLevel(level if debug else max(level, logging.WARNING))
 
 
 def _start(args: argparse.Namespace, **overrides: Any) -> Config:
@@ -88,7 +100,7 @@ def _quiet_jvm_logs(spark, config: Config) -> None:
 # --- commands ------------------------------------------------------------------------------
 def _gate(config: Config, storage):
     """One quality gate (one GX context) per process, shared by every stage it runs."""
-    from quality import QualityGate
+    from medallion.quality import QualityGate
 
     return QualityGate(config, storage)
 
@@ -97,7 +109,7 @@ def _run_stage(layer: str, config: Config, spark, storage, gate, **options: Any)
     """Run one pipeline stage with its quality gate and print its summary and gate outcomes."""
     import importlib
 
-    job = importlib.import_module(f"{layer}.job")
+    job = importlib.import_module(f"medallion.{layer}.job")
     seen = len(gate.results)
     result = job.run(config, spark, storage, gate=gate, **options)
     print(result.summary())
@@ -151,7 +163,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     ]
     maintenance = None
     if args.maintenance:  # after every pipeline stage: compaction, Z-order, VACUUM (policy retention)
-        from maintenance import job as maintenance_job
+        from medallion.maintenance import job as maintenance_job
 
         maintenance = maintenance_job.run(config, spark, storage)
         print(maintenance.summary())
@@ -166,7 +178,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    from quality.gate import validate_table
+    from medallion.quality.gate import validate_table
 
     config = _start(args)
     _, storage = _runtime(config)
@@ -299,7 +311,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for layer in ("bronze", "silver", "gold"):
         timed(layer, lambda layer=layer: _run_stage(layer, config, spark, storage, gate))
     if not args.no_maintenance:
-        from maintenance import job as maintenance_job
+        from medallion.maintenance import job as maintenance_job
 
         maintenance = timed("maintenance", lambda: maintenance_job.run(config, spark, storage), show=True)
         if not maintenance.ok:
@@ -328,7 +340,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
-    from maintenance import job, policy
+    from medallion.maintenance import job, policy
 
     config = _config_from_args(args)
     _setup_logging(config)
@@ -391,8 +403,8 @@ def _maintenance_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_policies(args: argparse.Namespace) -> int:
-    # dev/CI tool: cluster policy as code (medallion.policies); needs no SparkSession
-    from medallion import policies
+    # dev/CI tool: cluster policy as code (medallion.deploy.policies); needs no SparkSession
+    from medallion.deploy import policies
 
     return policies.run_cli(args)
 
@@ -489,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
 
             add_integration_arguments(p)
         if name == "policies":
-            from medallion.policies import add_cli_arguments
+            from medallion.deploy.policies import add_cli_arguments
 
             add_cli_arguments(p)
         Config.add_arguments(p, only=fields)
@@ -510,7 +522,7 @@ def _checkpoints(args: argparse.Namespace) -> list[str]:
     if config is None or args.command not in ("bronze", "local", "demo", "integration-test"):
         return []
     try:
-        from bronze.job import STREAM_NAME
+        from medallion.bronze.job import STREAM_NAME
     except Exception:  # only used to name the folder in a message
         STREAM_NAME = "bronze_events"
     return [config.checkpoint(STREAM_NAME)]

@@ -178,10 +178,10 @@ def run_integration_test(
     :class:`~medallion.errors.JobFailedError` out of this function). Returns the report; the caller
     decides what a mismatch means (the CLI exits 1, see :func:`raise_for_mismatches`).
     """
-    from bronze import job as bronze_job
-    from gold import job as gold_job
-    from quality import QualityGate
-    from silver import job as silver_job
+    from medallion.bronze import job as bronze_job
+    from medallion.gold import job as gold_job
+    from medallion.quality import QualityGate
+    from medallion.silver import job as silver_job
 
     base = f"{(work_root or default_work_root(config)).rstrip('/')}/{run_id}"
     landing = f"{base}/landing"

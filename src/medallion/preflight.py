@@ -114,7 +114,7 @@ def check_writable(path: str, flag: str = "--root") -> None:
 def check_warehouse(config: Config) -> None:
     """``medallion maintenance`` maintains the tables an earlier run created: the root must hold
     at least one of them, or it is a typo."""
-    from maintenance.policy import POLICIES
+    from medallion.maintenance.policy import POLICIES
 
     root = Path(config.root).absolute()
     if not root.is_dir():

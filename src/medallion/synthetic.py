@@ -56,9 +56,11 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from medallion.contract import load_contract
+
 MS_PER_DAY = 86_400_000
 MS_PER_HOUR = 3_600_000
-MAX_WATCH_TIME_MS = 86_400_000  # the contract's maximum
+MAX_WATCH_TIME_MS = int(load_contract().field("watch_time_ms").maximum)  # the contract's maximum
 
 EVENT_TYPES = ("watch", "like", "comment", "share", "follow")
 #: Kinds of invalid records, in the order they are reported.

@@ -2,9 +2,15 @@
 before each layer publishes, recorded in ``ops.quality_results`` and MLflow (see
 docs/quality.md)."""
 
-from quality.gate import QualityAlertError, QualityGate, QualityGateError, SuiteRunner, validate_table
-from quality.results import RESULTS_SCHEMA, RESULTS_TABLE, ExpectationOutcome, GateResult
-from quality.suites import SUITES, SuiteSpec, default_params, get_spec
+from medallion.quality.gate import (
+    QualityAlertError,
+    QualityGate,
+    QualityGateError,
+    SuiteRunner,
+    validate_table,
+)
+from medallion.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, ExpectationOutcome, GateResult
+from medallion.quality.suites import SUITES, SuiteSpec, default_params, get_spec
 
 __all__ = [
     "RESULTS_SCHEMA",

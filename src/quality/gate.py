@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.config import ConfigError
 from medallion.errors import JobFailedError
-from quality.results import ExpectationOutcome, GateResult, write_results
-from quality.suites import (
+from medallion.gold.schema import WINDOW_DAYS
+from medallion.quality.results import ExpectationOutcome, GateResult, write_results
+from medallion.quality.suites import (
     SUITES,
-    WINDOW_DAYS,
     SuiteSpec,
     as_date,
     default_params,

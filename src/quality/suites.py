@@ -41,14 +41,14 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column
 
 from medallion.config import ConfigError
+from medallion.contract import load_contract
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from medallion.config import Config
 
-MAX_WATCH_TIME_MS = 86_400_000  # 24 h, as in the event contract
-WINDOW_DAYS = 7  # gold feature window: feature date D aggregates event dates [D-6, D]
+MAX_WATCH_TIME_MS = int(load_contract().field("watch_time_ms").maximum)  # the event contract's bound
 #: Oldest event date silver accepts: the same bound as silver's own validation
 #: (``timestamp_out_of_range`` below 2000-01-01), so late events are never blocked by the gate.
 DEFAULT_MIN_EVENT_DATE = dt.date(2000, 1, 1)

@@ -52,12 +52,11 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from bronze.schema import BRONZE_TABLE
+from medallion.bronze.schema import BRONZE_TABLE
 from medallion.contract import EventContract, assert_compatible, load_contract
 from medallion.errors import JobFailedError
 from medallion.progress import PROGRESS_TABLE, ProgressLog
-from medallion.storage import DeltaStorage, Txn
-from silver.schema import (
+from medallion.silver.schema import (
     EVENTS_PARTITION,
     EVENTS_PROPERTIES,
     EVENTS_TABLE,
@@ -66,7 +65,7 @@ from silver.schema import (
     QUARANTINE_TABLE,
     events_schema,
 )
-from silver.transforms import (
+from medallion.silver.transforms import (
     date_in_predicate,
     dedup_window_dates,
     deduplicate,
@@ -74,6 +73,7 @@ from silver.transforms import (
     to_quarantine,
     validate,
 )
+from medallion.storage import DeltaStorage, Txn
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

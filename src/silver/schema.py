@@ -14,7 +14,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from bronze.schema import BRONZE_SCHEMA
+from medallion.bronze.schema import BRONZE_SCHEMA
 from medallion.contract import EventContract
 
 EVENTS_TABLE = ("silver", "events")

@@ -24,7 +24,7 @@ Reason codes (machine-readable, one row can carry several):
 
 A body must be exactly one JSON object with only JSON whitespace around it; a leading UTF-8
 byte-order mark is ignored (RFC 8259 section 8.1). Spark's parser stops after the first value,
-so :mod:`silver.strict_json` checks the rest (a vectorised Python UDF).
+so :mod:`medallion.silver.strict_json` checks the rest (a vectorised Python UDF).
 
 An ``integer`` field accepts any number whose value is integral: ``123``, ``123.0`` and
 ``1.795e12`` alike (a number in exponent form is read as a double, so it must be at most
@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, TimestampType
 
 from medallion.contract import ContractField, EventContract
-from silver.strict_json import (
+from medallion.silver.strict_json import (
     MALFORMED_JSON,
     body_problem,
 )
@@ -71,7 +71,7 @@ _TEXT, _JSON, _STRICT = "_body_text", "_body_json", "_body_problem"
 
 @F.pandas_udf(StringType())  # type: ignore[call-overload]
 def body_problems(bodies: pd.Series) -> pd.Series:
-    """:func:`silver.strict_json.body_problem` over a batch of bodies."""
+    """:func:`medallion.silver.strict_json.body_problem` over a batch of bodies."""
     return bodies.map(body_problem)
 
 

@@ -7,7 +7,7 @@ client secrets, private keys, AWS access key ids, and hard-coded password/secret
 
 Findings never print the credential: only its kind, location and a redacted excerpt.
 
-    python -m medallion.secret_scan [ROOT]     # exit 1 when anything is found
+    python -m medallion.deploy.secret_scan [ROOT]     # exit 1 when anything is found
 
 Secrets belong in the Key Vault-backed secret scope (see :mod:`medallion.secrets`); test code that
 needs a credential-shaped value builds it at runtime or uses a value on :data:`ALLOWED_VALUES`.
@@ -155,7 +155,7 @@ def scan_repo(root: str | Path = ".") -> list[Finding]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m medallion.secret_scan",
+        prog="python -m medallion.deploy.secret_scan",
         description="Fail when a credential literal is in a tracked or untracked, non-ignored file.",
     )
     parser.add_argument("root", nargs="?", default=".", help="git work tree to scan (default: .)")
