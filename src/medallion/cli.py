@@ -46,7 +46,10 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> Config:
 
 #: Libraries whose INFO logging drowns a run's own summary (Great Expectations alone logs hundreds
 #: of lines per checkpoint): WARNING and above only, unless --log-level DEBUG.
-THIRD_PARTY_LOGGERS = ("py4j", "pyspark", "great_expectations", "mlflow", "alembic", "urllib3", "deltalake")
+THIRD_PARTY_LOGGERS = ("great_expectations", "mlflow", "alembic", "urllib3", "deltalake")
+#: Never below WARNING, not even with DEBUG: py4j's DEBUG log prints every command sent to the JVM,
+#: the Kafka/Event Hubs connector options (credentials) included.
+NEVER_VERBOSE_LOGGERS = ("py4j", "pyspark")
 
 
 def _setup_logging(config: Config) -> None:
@@ -64,6 +67,8 @@ def _setup_logging(config: Config) -> None:
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for noisy in THIRD_PARTY_LOGGERS:
         logging.getLogger(noisy).setLevel(level if debug else max(level, logging.WARNING))
+    for secretive in NEVER_VERBOSE_LOGGERS:
+        logging.getLogger(secretive).setLevel(max(level, logging.WARNING))
 
 
 def _start(args: argparse.Namespace, **overrides: Any) -> Config:
