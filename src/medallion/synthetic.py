@@ -52,15 +52,23 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from medallion.contract import load_contract
-
 MS_PER_DAY = 86_400_000
 MS_PER_HOUR = 3_600_000
-MAX_WATCH_TIME_MS = int(load_contract().field("watch_time_ms").maximum)  # the contract's maximum
+
+
+@cache
+def max_watch_time_ms() -> int:
+    """The contract's bound on watch_time_ms (imported lazily: the contract module needs PySpark,
+    which ``medallion generate`` and ``medallion policies`` do not load)."""
+    from medallion.contract import load_contract
+
+    return int(load_contract().field("watch_time_ms").maximum)
+
 
 EVENT_TYPES = ("watch", "like", "comment", "share", "follow")
 #: Kinds of invalid records, in the order they are reported.
@@ -307,6 +315,7 @@ def _generate_day(spec: SyntheticSpec, pop: _Population, d: int) -> _Day:
     counter = 0
     valid_recs: list[tuple[int, int, str]] = []  # (file, arrival, line) of the originals
     types = day.types
+    max_watch = max_watch_time_ms()
 
     def event_id() -> str:
         nonlocal counter
@@ -340,7 +349,7 @@ def _generate_day(spec: SyntheticSpec, pop: _Population, d: int) -> _Day:
                     frac = 1.0
                 else:  # looped
                     frac = 1.0 + 2.0 * rand()
-                watched = _clip(int(duration * frac), 200, MAX_WATCH_TIME_MS)
+                watched = _clip(int(duration * frac), 200, max_watch)
                 dur = f',"video_duration_ms":{duration}'
             else:
                 watched = _clip(int(lognorm(9.6, 1.0)), 200, 4 * MS_PER_HOUR)  # median ~15 s
