@@ -37,8 +37,23 @@ from medallion.bronze import schema as bronze_schema
 from medallion.bronze.schema import BRONZE_TABLE
 from medallion.config import Config, ConfigError
 from medallion.contract import load_contract
+from medallion.errors import JobFailedError
 from medallion.gold.schema import USER_FEATURES, USER_FEATURES_SCHEMA, VIDEO_FEATURES
 from medallion.maintenance import job
+from medallion.maintenance.plan import (
+    OPTIMIZE,
+    VACUUM,
+    Step,
+    TableState,
+    UnsafeRetentionError,
+    check_retention,
+    compaction_candidates,
+    parse_size,
+    partition_predicate,
+    plan_steps,
+    small_file_threshold,
+    sql_literal,
+)
 from medallion.maintenance.policy import (
     MIN_SAFE_RETENTION_HOURS,
     POLICIES,
@@ -50,6 +65,7 @@ from medallion.maintenance.policy import (
     same_property_value,
     select,
 )
+from medallion.maintenance.report import DRY_RUN, REPORT_SCHEMA, SKIPPED_MISSING, SUCCEEDED, TableOutcome
 from medallion.silver.job import RUNS_SCHEMA, RUNS_TABLE
 from medallion.silver.schema import EVENTS_PARTITION, EVENTS_TABLE, events_schema
 from medallion.storage import FileInfo, StorageError, sql
@@ -193,7 +209,7 @@ def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, sto
 
     assert result.ok, result.summary()
     out = result.outcome("silver.events")
-    assert out.outcome == job.SUCCEEDED
+    assert out.outcome == SUCCEEDED
     assert (out.files_before, out.files_after) == (100, 2)
     assert out.files_before >= 10 * out.files_after
     assert (out.partitions_optimized, out.files_compacted, out.files_written) == (2, 100, 2)
@@ -253,10 +269,8 @@ def test_zorder_keeps_content_and_orders_files_by_user_id(spark, storage, local_
     assert 2 <= len(zordered) <= 10 and 2 <= len(compacted) <= 10  # both rewritten into a few files
     # What Z-order wrote is not "small": the next nightly run does not rewrite the partition again
     # (Z-order is not incremental). Plain compaction may merge its output further and converges.
-    steps = job.plan_steps(
-        policies[0], table, job.inspect(storage, table), 168, supports_liquid_clustering=False
-    )
-    assert [s.kind for s in steps] == [job.VACUUM], sorted(f.size_bytes for f in zordered)
+    steps = plan_steps(policies[0], table, job.inspect(storage, table), 168, supports_liquid_clustering=False)
+    assert [s.kind for s in steps] == [VACUUM], sorted(f.size_bytes for f in zordered)
     # Z-ordered files hold disjoint, consecutive user_id ranges ...
     # (delta-rs exactly; Delta Lake adds noise to the range boundaries against skew,
     # spark.databricks.io.skipping.mdc.addNoise, so there neighbours may share a few keys - the
@@ -354,9 +368,7 @@ def test_retention_below_168_hours_is_refused_without_the_override(spark, storag
     table = _tombstoned_table(storage, local_config)
     state = folder_state(table)
 
-    with pytest.raises(
-        job.UnsafeRetentionError, match=r"below the 168-hour \(7-day\) safety minimum"
-    ) as info:
+    with pytest.raises(UnsafeRetentionError, match=r"below the 168-hour \(7-day\) safety minimum") as info:
         job.run(local_config, spark, storage, retention_hours=24)
     message = str(info.value)
     assert "gold.user_features (24 h < 168 h)" in message and "--allow-unsafe-retention" in message
@@ -364,7 +376,7 @@ def test_retention_below_168_hours_is_refused_without_the_override(spark, storag
     short = TablePolicy(
         "gold", "user_features", vacuum_retention_hours=100, deleted_file_retention="interval 1 days"
     )
-    with pytest.raises(job.UnsafeRetentionError, match=r"100 h < 168 h"):
+    with pytest.raises(UnsafeRetentionError, match=r"100 h < 168 h"):
         job.run(local_config, spark, storage, policies=[short])
     assert folder_state(table) == state  # nothing touched
     assert not storage.exists(local_config.table(*REPORT_TABLE))
@@ -427,7 +439,7 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
 
     assert result.ok and result.dry_run and result.report_table is None
     out = result.outcome("silver.events")
-    assert out.outcome == job.DRY_RUN
+    assert out.outcome == DRY_RUN
     assert [(dict(c.partition), c.files, c.small_files) for c in out.candidates] == [
         ({"event_date": DAY1}, 7, 7),
         ({"event_date": DAY2}, 7, 7),
@@ -446,7 +458,7 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
         "VACUUM `silver`.`events` RETAIN 168 HOURS DRY RUN",
     ]
     assert (out.files_before, out.files_after, out.files_compacted) == (14, 14, 0)
-    assert result.outcome("ops.silver_runs").outcome == job.DRY_RUN
+    assert result.outcome("ops.silver_runs").outcome == DRY_RUN
     summary = result.summary()
     assert (
         "DRY RUN" in summary
@@ -511,7 +523,7 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
 
     assert first.ok, first.summary()
     out = first.outcome("bronze.events")
-    assert out.outcome == job.SUCCEEDED and out.partitions_optimized == 1  # OPTIMIZE does run
+    assert out.outcome == SUCCEEDED and out.partitions_optimized == 1  # OPTIMIZE does run
     assert (out.metadata_deferred, out.properties_set) == ([alter_bronze], {})
     assert alter_bronze not in out.statements
     deferred = (
@@ -522,7 +534,7 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
     assert "SET TBLPROPERTIES" not in operations(bronze, 0)
     assert not set(RETENTION_PROPERTIES) & set(storage.properties(bronze))
     assert (first.outcome("ops.silver_runs").properties_set, operations(runs, 1)) == ({}, [])
-    assert first.outcome("ops.maintenance_runs").outcome == job.SKIPPED_MISSING
+    assert first.outcome("ops.maintenance_runs").outcome == SKIPPED_MISSING
     # The job creates its report table with the retention properties of its own policy.
     assert {k: storage.properties(report)[k] for k in RETENTION_PROPERTIES} == RETENTION_PROPERTIES
     rows = {r.table_name: r for r in report_rows(storage, local_config)}
@@ -533,9 +545,7 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
     second = job.run(local_config, spark, storage, tables=tables)
 
     assert second.ok, second.summary()
-    assert {k: o.outcome for k, o in ((t.key, t) for t in second.tables)} == dict.fromkeys(
-        tables, job.SUCCEEDED
-    )
+    assert {k: o.outcome for k, o in ((t.key, t) for t in second.tables)} == dict.fromkeys(tables, SUCCEEDED)
     # No commit at all on the maintained tables; the report table gets its rows appended (and is
     # compacted when that append wrote several files): data commits only.
     assert (operations(bronze, versions[bronze]), operations(runs, versions[runs])) == ([], [])
@@ -558,17 +568,17 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
 
 def test_a_report_table_of_an_older_job_gets_the_new_column(spark, storage, local_config):
     report = local_config.table(*REPORT_TABLE)
-    old_schema = T.StructType([f for f in job.REPORT_SCHEMA.fields if f.name != "metadata_deferred"])
+    old_schema = T.StructType([f for f in REPORT_SCHEMA.fields if f.name != "metadata_deferred"])
     create(storage, report, old_schema)
-    old_row = job.TableOutcome("ops", "x", "t", storage.engine, dt.datetime(2026, 1, 1, tzinfo=UTC))
+    old_row = TableOutcome("ops", "x", "t", storage.engine, dt.datetime(2026, 1, 1, tzinfo=UTC))
     storage.append(spark.createDataFrame([old_row.report_row("old-run")[:-1]], old_schema), report)
 
     result = job.run(local_config, spark, storage, policies=[TablePolicy("ops", "silver_runs")])  # missing
 
     assert result.ok and result.report_table == report, result.summary()
-    assert storage.schema(report).fieldNames() == job.REPORT_SCHEMA.fieldNames()
+    assert storage.schema(report).fieldNames() == REPORT_SCHEMA.fieldNames()
     rows = {r.run_id: r for r in storage.read(report).collect()}
-    assert rows["old-run"].metadata_deferred is None and rows[result.run_id].outcome == job.SKIPPED_MISSING
+    assert rows["old-run"].metadata_deferred is None and rows[result.run_id].outcome == SKIPPED_MISSING
 
 
 # --- issue 11: VACUUM's count is Delta's own, its listing capped and free of directories (defect 6) ---
@@ -787,8 +797,8 @@ def test_spark_delta_statements_per_policy(key):
     column, zorder = EXPECTED_SQL[key]
     name = DATABRICKS.table(policy.layer, policy.name)
     q = sql.quote_table_name(name)
-    state = job.TableState(columns=(column or "x", *policy.zorder_by), files=_files(column), properties={})
-    steps = job.plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
+    state = TableState(columns=(column or "x", *policy.zorder_by), files=_files(column), properties={})
+    steps = plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
     where = f" WHERE `{column}` IN (DATE '2026-01-01')" if column else ""
     assert [s.sql() for s in steps] == [
         f"ALTER TABLE {q} {PROPERTIES_SQL}",
@@ -797,14 +807,14 @@ def test_spark_delta_statements_per_policy(key):
     ]
     # the streamed table (bronze) defers its metadata change unless the stream is stopped
     assert [s.deferred for s in steps] == [key == "bronze.events", False, False]
-    stopped = job.plan_steps(
+    stopped = plan_steps(
         policy, name, state, 168, supports_liquid_clustering=True, apply_deferred_metadata=True
     )
     assert [(s.sql(), s.deferred) for s in stopped] == [(s.sql(), False) for s in steps]
     assert q.startswith("`main`.`dev_jane_")
     # properties in place and nothing small to compact: VACUUM only; unsafe override and dry run
-    settled = job.TableState(columns=state.columns, files=_files(column)[3:4], properties=policy.properties)
-    steps = job.plan_steps(policy, name, settled, 0, supports_liquid_clustering=True)
+    settled = TableState(columns=state.columns, files=_files(column)[3:4], properties=policy.properties)
+    steps = plan_steps(policy, name, settled, 0, supports_liquid_clustering=True)
     assert [s.sql() for s in steps] == [f"VACUUM {q} RETAIN 0 HOURS"]
     assert steps[0].sql(dry_run=True) == f"VACUUM {q} RETAIN 0 HOURS DRY RUN"
 
@@ -812,18 +822,18 @@ def test_spark_delta_statements_per_policy(key):
 def test_liquid_clustering_statements_have_no_zorder():
     policy = TablePolicy("ops", "events_log", liquid_clustering=True, cluster_by=("run_id", "layer"))
     name = DATABRICKS.table("ops", "events_log")
-    state = job.TableState(columns=("run_id", "layer"), files=_files(None), properties=policy.properties)
-    on_databricks = job.plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
+    state = TableState(columns=("run_id", "layer"), files=_files(None), properties=policy.properties)
+    on_databricks = plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
     assert [s.sql() for s in on_databricks] == [
         "ALTER TABLE `main`.`dev_jane_ops`.`events_log` CLUSTER BY (`run_id`, `layer`)",
         "OPTIMIZE `main`.`dev_jane_ops`.`events_log`",
         "VACUUM `main`.`dev_jane_ops`.`events_log` RETAIN 168 HOURS",
     ]
     already_clustered = TablePolicy("ops", "events_log", liquid_clustering=True)  # created with CLUSTER BY
-    steps = job.plan_steps(already_clustered, name, state, 168, supports_liquid_clustering=True)
+    steps = plan_steps(already_clustered, name, state, 168, supports_liquid_clustering=True)
     assert steps[0].sql() == "OPTIMIZE `main`.`dev_jane_ops`.`events_log`"
-    without = job.plan_steps(policy, name, state, 168, supports_liquid_clustering=False)
-    assert [s.kind for s in without] == [job.OPTIMIZE, job.VACUUM] and without[0].columns == ()
+    without = plan_steps(policy, name, state, 168, supports_liquid_clustering=False)
+    assert [s.kind for s in without] == [OPTIMIZE, VACUUM] and without[0].columns == ()
     assert SparkDeltaStorage.supports_liquid_clustering
 
 
@@ -835,30 +845,30 @@ def test_build_cluster_by_sql():
 
 
 def test_plan_refuses_policy_columns_the_table_lacks():
-    state = job.TableState(columns=("event_id",), files=(), properties={})
-    with pytest.raises(job.JobFailedError, match=r"\['user_id'\]"):
-        job.plan_steps(POLICY["silver.events"], "t", state, 168, supports_liquid_clustering=False)
+    state = TableState(columns=("event_id",), files=(), properties={})
+    with pytest.raises(JobFailedError, match=r"\['user_id'\]"):
+        plan_steps(POLICY["silver.events"], "t", state, 168, supports_liquid_clustering=False)
 
 
 # --- planning helpers (pure) ----------------------------------------------------------------------------
 def test_compaction_candidates_are_partitions_with_two_or_more_small_files():
-    candidates = job.compaction_candidates(_files("d"), small_file_bytes=1024)
+    candidates = compaction_candidates(_files("d"), small_file_bytes=1024)
     assert [(dict(c.partition), c.files, c.small_files, c.small_bytes) for c in candidates] == [
         ({"d": DAY1}, 3, 3, 60)
     ]
-    assert job.compaction_candidates(_files(None), small_file_bytes=1024)[0].label() == "(whole table)"
+    assert compaction_candidates(_files(None), small_file_bytes=1024)[0].label() == "(whole table)"
     # with a huge threshold day 3's big file counts as small too
-    assert len(job.compaction_candidates(_files("d"), small_file_bytes=10**9)) == 2
-    assert job.compaction_candidates([], 1024) == []
+    assert len(compaction_candidates(_files("d"), small_file_bytes=10**9)) == 2
+    assert compaction_candidates([], 1024) == []
 
 
 def test_small_file_threshold_follows_the_table_target_size():
     policy = POLICY["silver.events"]
-    assert job.small_file_threshold(policy, {}) == policy.small_file_bytes == 16 * 2**20
-    assert job.small_file_threshold(policy, {"delta.targetFileSize": "64mb"}) == 16 * 2**20
-    assert job.small_file_threshold(policy, {"delta.targetFileSize": "8388608"}) == 2 * 2**20
-    assert job.small_file_threshold(policy, {"delta.targetFileSize": "lots"}) == policy.small_file_bytes
-    assert [job.parse_size(x) for x in ("1048576", "100mb", "1 GiB", "64k", "1.5mb")] == [
+    assert small_file_threshold(policy, {}) == policy.small_file_bytes == 16 * 2**20
+    assert small_file_threshold(policy, {"delta.targetFileSize": "64mb"}) == 16 * 2**20
+    assert small_file_threshold(policy, {"delta.targetFileSize": "8388608"}) == 2 * 2**20
+    assert small_file_threshold(policy, {"delta.targetFileSize": "lots"}) == policy.small_file_bytes
+    assert [parse_size(x) for x in ("1048576", "100mb", "1 GiB", "64k", "1.5mb")] == [
         2**20,
         100 * 2**20,
         2**30,
@@ -868,14 +878,14 @@ def test_small_file_threshold_follows_the_table_target_size():
 
 
 def test_partition_predicate():
-    assert job.partition_predicate([{}]) is None and job.partition_predicate([]) is None
-    assert job.partition_predicate([{"d": DAY1}, {"d": None}]) == "`d` IN (DATE '2026-01-01') OR `d` IS NULL"
-    assert job.partition_predicate([{"a": "x'y", "b": 1}, {"a": None, "b": True}]) == (
+    assert partition_predicate([{}]) is None and partition_predicate([]) is None
+    assert partition_predicate([{"d": DAY1}, {"d": None}]) == "`d` IN (DATE '2026-01-01') OR `d` IS NULL"
+    assert partition_predicate([{"a": "x'y", "b": 1}, {"a": None, "b": True}]) == (
         "(`a` = 'x\\'y' AND `b` = 1) OR (`a` IS NULL AND `b` = TRUE)"
     )
     ts = dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
-    assert job.sql_literal(ts) == "TIMESTAMP '2026-01-01 12:30:00'"
-    predicate = job.partition_predicate([{"d": DAY1}, {"d": DAY2}])
+    assert sql_literal(ts) == "TIMESTAMP '2026-01-01 12:30:00'"
+    predicate = partition_predicate([{"d": DAY1}, {"d": DAY2}])
     assert sql.check_predicate(predicate) == predicate
 
 
@@ -918,7 +928,7 @@ def test_policy_validation(kwargs, message):
 
 
 def test_properties_are_compared_by_value():
-    state = job.TableState(
+    state = TableState(
         columns=("x",),
         files=(),
         properties={
@@ -926,8 +936,8 @@ def test_properties_are_compared_by_value():
             "delta.deletedFileRetentionDuration": "168 hours",
         },
     )
-    steps = job.plan_steps(POLICY["ops.silver_runs"], "t", state, 168, supports_liquid_clustering=False)
-    assert steps == [job.Step(job.VACUUM, "t", retention_hours=168)]  # no SET TBLPROPERTIES
+    steps = plan_steps(POLICY["ops.silver_runs"], "t", state, 168, supports_liquid_clustering=False)
+    assert steps == [Step(VACUUM, "t", retention_hours=168)]  # no SET TBLPROPERTIES
     same = ("interval 7 days", "interval 1 week", "INTERVAL 1 WEEKS", "168 hours", "interval 6 days 24 hours")
     assert all(same_property_value(v, "interval 7 days") for v in same)
     for other in (None, "interval 8 days", "interval 7 days 1 second", "7", "true", "interval 7 days x"):
@@ -944,19 +954,19 @@ def test_interval_hours():
 
 def test_check_retention():
     policies = select(None)
-    assert job.check_retention(policies) == []
-    assert job.check_retention(policies, 168) == []
-    with pytest.raises(job.UnsafeRetentionError, match="167 h < 168 h"):
-        job.check_retention(policies, 167)
-    unsafe = job.check_retention(policies, 0, allow_unsafe=True)
+    assert check_retention(policies) == []
+    assert check_retention(policies, 168) == []
+    with pytest.raises(UnsafeRetentionError, match="167 h < 168 h"):
+        check_retention(policies, 167)
+    unsafe = check_retention(policies, 0, allow_unsafe=True)
     assert [(p.key, hours) for p, hours in unsafe] == [(p.key, 0) for p in POLICIES]
     no_vacuum = TablePolicy(
         "ops", "x", vacuum=False, vacuum_retention_hours=0, deleted_file_retention="interval 0 hours"
     )
-    assert job.check_retention([no_vacuum]) == []
+    assert check_retention([no_vacuum]) == []
     for bad in (-1, 1.5, True):
         with pytest.raises(ConfigError):
-            job.check_retention(policies, bad)
+            check_retention(policies, bad)
 
 
 def test_select_and_parse_tables():
