@@ -281,13 +281,13 @@ def test_delta_rs_commit_conflict_is_a_concurrent_write_error(tmp_path):
     from deltalake import DeltaTable, write_deltalake
 
     from medallion.storage import ConcurrentWriteError, StorageError
-    from medallion.storage.delta_rs import _delta_errors
+    from medallion.storage.engine_errors import delta_rs_errors
 
     table = str(tmp_path / "t")
     write_deltalake(table, pa.table({"a": [1, 2, 3]}))
     first, second = DeltaTable(table), DeltaTable(table)  # two writers read version 0
     first.delete("a = 1")
-    with pytest.raises(ConcurrentWriteError) as info, _delta_errors("merge", table):
+    with pytest.raises(ConcurrentWriteError) as info, delta_rs_errors("merge", table):
         second.delete("a = 1")  # the other writer committed a conflicting delete first
     assert isinstance(info.value, StorageError)
     text = str(info.value)

@@ -12,13 +12,13 @@ from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from medallion.storage import StorageError, TableNotFoundError, Txn
-from medallion.storage.base import VacuumResult
-from medallion.storage.delta_rs import (
+from medallion.storage.arrow import (
     arrow_schema_to_spark,
     arrow_type_to_spark,
     spark_schema_to_arrow,
     spark_type_to_arrow,
 )
+from medallion.storage.base import VacuumResult
 
 UTC = dt.timezone.utc
 

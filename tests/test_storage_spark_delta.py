@@ -9,14 +9,10 @@ import json
 import pytest
 from pyspark.sql import types as T
 
-from medallion.storage import StorageError, Txn, sql
-from medallion.storage.base import canonical_metrics, parse_txn_user_metadata, stamp_write_id, write_stamp
-from medallion.storage.spark_delta import (
-    SparkDeltaStorage,
-    file_info_from_row,
-    normalize_history_row,
-    session_confs,
-)
+from medallion.storage import StorageError, Txn, quoting, spark_results, sql
+from medallion.storage.commits import canonical_metrics, parse_txn_user_metadata, stamp_write_id, write_stamp
+from medallion.storage.spark_delta import SparkDeltaStorage, session_confs
+from medallion.storage.spark_results import file_info_from_row, normalize_history_row
 
 TABLE = "main.dev_silver.events"
 Q = "`main`.`dev_silver`.`events`"
@@ -46,7 +42,7 @@ EVENTS = T.StructType(
     ],
 )
 def test_quote_table_name(name, quoted):
-    assert sql.quote_table_name(name) == quoted
+    assert quoting.quote_table_name(name) == quoted
 
 
 @pytest.mark.parametrize(
@@ -70,22 +66,22 @@ def test_quote_table_name(name, quoted):
 )
 def test_quote_table_name_rejects_injection(bad):
     with pytest.raises(StorageError):
-        sql.quote_table_name(bad)
+        quoting.quote_table_name(bad)
 
 
 @pytest.mark.parametrize("bad", ["a.b", "a`b", "", "a b", "-a", "é", None, "a;b"])
 def test_quote_identifier_rejects(bad):
     with pytest.raises(StorageError):
-        sql.quote_identifier(bad)
+        quoting.quote_identifier(bad)
 
 
 def test_quote_string_escapes():
-    assert sql.quote_string("plain") == "'plain'"
-    assert sql.quote_string("it's") == "'it\\'s'"
-    assert sql.quote_string("back\\slash") == "'back\\\\slash'"
-    assert sql.quote_string("x\\' OR 1=1 --") == "'x\\\\\\' OR 1=1 --'"
+    assert quoting.quote_string("plain") == "'plain'"
+    assert quoting.quote_string("it's") == "'it\\'s'"
+    assert quoting.quote_string("back\\slash") == "'back\\\\slash'"
+    assert quoting.quote_string("x\\' OR 1=1 --") == "'x\\\\\\' OR 1=1 --'"
     with pytest.raises(StorageError):
-        sql.quote_string("line\nbreak")
+        quoting.quote_string("line\nbreak")
 
 
 @pytest.mark.parametrize(
@@ -99,7 +95,7 @@ def test_quote_string_escapes():
     ],
 )
 def test_check_predicate_accepts(ok):
-    assert sql.check_predicate(f"  {ok} ") == ok
+    assert quoting.check_predicate(f"  {ok} ") == ok
 
 
 @pytest.mark.parametrize(
@@ -119,7 +115,7 @@ def test_check_predicate_accepts(ok):
 )
 def test_check_predicate_rejects(bad):
     with pytest.raises(StorageError):
-        sql.check_predicate(bad)
+        quoting.check_predicate(bad)
 
 
 # --- DDL --------------------------------------------------------------------------------------
@@ -337,13 +333,13 @@ def test_canonical_metrics_of_both_engines():
 
 
 def test_parse_optimize_and_merge_metrics():
-    metrics = sql.parse_optimize_metrics(
+    metrics = spark_results.parse_optimize_metrics(
         {"numFilesAdded": 2, "numFilesRemoved": 10, "totalConsideredFiles": 10}
     )
     assert metrics["files_added"] == 2 and metrics["files_removed"] == 10
     assert metrics["totalConsideredFiles"] == 10
-    assert sql.parse_optimize_metrics(None) == {"files_added": 0, "files_removed": 0}
-    merge = sql.parse_merge_metrics(
+    assert spark_results.parse_optimize_metrics(None) == {"files_added": 0, "files_removed": 0}
+    merge = spark_results.parse_merge_metrics(
         {"num_affected_rows": 5, "num_updated_rows": 2, "num_deleted_rows": 0, "num_inserted_rows": 3}
     )
     assert merge["num_inserted"] == 3 and merge["num_updated"] == 2 and merge["num_affected_rows"] == 5

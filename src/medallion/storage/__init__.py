@@ -1,4 +1,4 @@
-"""Storage adapter: the single owner of every Delta operation (see :mod:`.base`)."""
+"""Storage adapter: the single owner of every Delta operation (see :mod:`.interface`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from medallion.storage.base import (
     ConcurrentWriteError,
     CorruptTableLogError,
-    DeltaStorage,
     FileInfo,
     StorageError,
     TableNotFoundError,
     Txn,
     WriteResult,
 )
+from medallion.storage.interface import DeltaStorage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -12,7 +12,7 @@ writer options: it carries the Txn in the session confs ``spark.databricks.delta
 ``txnVersion`` (Delta >= 2.3), set just for the statement and restored afterwards. Every Txn commit
 is also stamped with ``userMetadata`` (writer option / ``spark.databricks.delta.commitInfo.
 userMetadata``); whether a write committed is decided from that stamp by the engine-independent
-bookkeeping of :class:`.base.DeltaStorage` (a bounded ``DESCRIBE HISTORY ... LIMIT n``).
+bookkeeping of :class:`.interface.DeltaStorage` (a bounded ``DESCRIBE HISTORY ... LIMIT n``).
 Spark exposes no public API to read a table's ``txn`` state, so :meth:`_already_committed` leaves
 the check to Delta's atomic one inside the write; job progress never comes from the history.
 
@@ -27,81 +27,37 @@ safety decision).
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from medallion import failures
-from medallion.storage import sql
+from medallion.storage import quoting, sql
 from medallion.storage.base import (
     VACUUM_LISTING_LIMIT,
-    ConcurrentWriteError,
-    CorruptTableLogError,
-    DeltaStorage,
     FileInfo,
     StorageError,
     TableNotFoundError,
     Txn,
     VacuumResult,
-    canonical_metrics,
-    write_stamp,
+)
+from medallion.storage.commits import write_stamp
+from medallion.storage.engine_errors import spark_errors
+from medallion.storage.interface import DeltaStorage
+from medallion.storage.schema import change_feed_schema
+from medallion.storage.spark_results import (
+    file_info_from_row,
+    local_path,
+    normalize_history_row,
+    parse_merge_metrics,
+    parse_optimize_metrics,
+    stats_columns,
 )
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructField, StructType
-
-DEFAULT_RETENTION_HOURS = 168
-TARGET_FILE_SIZE_PROPERTY = "delta.targetFileSize"
-OPTIMIZE_MAX_FILE_SIZE_CONF = "spark.databricks.delta.optimize.maxFileSize"
-OPTIMIZE_MIN_FILE_SIZE_CONF = "spark.databricks.delta.optimize.minFileSize"
-
-
-def normalize_history_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A DESCRIBE HISTORY row (``Row.asDict(recursive=True)``) with the keys the interface
-    promises: timestamp as an aware UTC datetime, parameter/metric maps never None."""
-    entry = dict(row)
-    ts = entry.get("timestamp")
-    if isinstance(ts, _dt.datetime):
-        # PySpark returns naive datetimes in the driver's local time zone.
-        entry["timestamp"] = ts.astimezone(_dt.timezone.utc)
-    entry["operationParameters"] = dict(entry.get("operationParameters") or {})
-    entry["operationMetrics"] = dict(entry.get("operationMetrics") or {})
-    entry["metrics"] = canonical_metrics(entry["operationMetrics"])
-    return entry
-
-
-def local_path(path: str) -> str:
-    """A ``file:`` URI as a plain local path (how delta-rs reports files); other URIs unchanged."""
-    if path.startswith("file:"):
-        return urllib.parse.unquote(urllib.parse.urlparse(path).path)
-    return path
-
-
-def file_info_from_row(
-    row: Mapping[str, Any], partition_by: Sequence[str] = (), stats_columns: Sequence[str] = ()
-) -> FileInfo:
-    """A row of :func:`.sql.build_files_sql` -> FileInfo (local ``file:`` URIs become paths)."""
-    return FileInfo(
-        path=local_path(str(row["path"])),
-        size_bytes=int(row["size_bytes"]),
-        num_records=int(row["num_records"]) if row.get("num_records") is not None else None,
-        min_values={c: row.get(f"min__{c}") for c in stats_columns},
-        max_values={c: row.get(f"max__{c}") for c in stats_columns},
-        partition_values={c: row.get(c) for c in partition_by},
-    )
-
-
-def stats_columns(schema: StructType, partition_by: Sequence[str]) -> list[str]:
-    """The columns a file's min/max statistics cover: top-level strings, numbers, dates and
-    timestamps that are not partition columns (like Delta's own per-file statistics)."""
-    from pyspark.sql import types as T
-
-    kinds = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType)
-    return [f.name for f in schema.fields if isinstance(f.dataType, kinds) and f.name not in partition_by]
 
 
 @contextlib.contextmanager
@@ -121,16 +77,6 @@ def session_confs(spark: SparkSession, confs: Mapping[str, str]) -> Iterator[Non
                 spark.conf.set(key, value)
 
 
-#: Spark/Delta error classes (and message fragments) that mean "the table is not there".
-_NOT_FOUND_MARKERS = (
-    "TABLE_OR_VIEW_NOT_FOUND",
-    "DELTA_TABLE_NOT_FOUND",
-    "DELTA_MISSING_DELTA_TABLE",
-    "is not a Delta table",
-    "PATH_NOT_FOUND",
-)
-
-
 class SparkDeltaStorage(DeltaStorage):
     """Delta through Spark SQL / DataFrameWriter; ``table`` is ``catalog.schema.table`` or a path."""
 
@@ -140,25 +86,8 @@ class SparkDeltaStorage(DeltaStorage):
     # --- helpers ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _native_errors(self, action: str, table: str) -> Iterator[None]:
-        from py4j.protocol import Py4JError
-        from pyspark.errors import PySparkException
-
-        try:
+        with spark_errors(action, table):
             yield
-        except StorageError:
-            raise
-        except (PySparkException, Py4JError) as exc:
-            text = str(exc)
-            first = failures.first_line(text) or type(exc).__name__
-            conflict = failures.concurrent_commit(exc)  # Delta's Concurrent*Exception, DELTA_CONCURRENT_*
-            if conflict is not None:
-                raise ConcurrentWriteError(action, table, conflict) from exc
-            corrupt = failures.corrupt_delta_log(exc)  # names the table folder and the log file
-            if corrupt is not None:
-                raise CorruptTableLogError(action, table, corrupt[2], corrupt[1]) from exc
-            if any(marker in text for marker in _NOT_FOUND_MARKERS):
-                raise TableNotFoundError(f"{action}: no Delta table {table}: {first}") from exc
-            raise StorageError(f"{action} on {table} failed: {first}") from exc
 
     def _require(self, table: str) -> None:
         if not self.exists(table):
@@ -182,19 +111,19 @@ class SparkDeltaStorage(DeltaStorage):
         writer = df.write.format("delta").mode(mode).options(**options)
         if partition_by:
             for column in partition_by:
-                sql.quote_identifier(column)  # validation
+                quoting.quote_identifier(column)  # validation
             writer = writer.partitionBy(*partition_by)
-        if sql.is_path_table(table):
-            sql.quote_table_name(table)  # validation
+        if quoting.is_path_table(table):
+            quoting.quote_table_name(table)  # validation
             writer.save(table)
         else:
-            writer.saveAsTable(sql.quote_table_name(table))
+            writer.saveAsTable(quoting.quote_table_name(table))
         return {}
 
     # --- metadata -----------------------------------------------------------------------------
     def exists(self, table: str) -> bool:
-        sql.quote_table_name(table)  # validation
-        if sql.is_path_table(table):
+        quoting.quote_table_name(table)  # validation
+        if quoting.is_path_table(table):
             from delta.tables import DeltaTable
 
             return bool(DeltaTable.isDeltaTable(self.spark, table))
@@ -215,11 +144,11 @@ class SparkDeltaStorage(DeltaStorage):
         missing = [c for c in partition_by if c not in schema.fieldNames()]
         if missing:
             raise StorageError(f"partition columns {missing} are not in the schema of {table}")
-        quoted = sql.quote_table_name(table)
+        quoted = quoting.quote_table_name(table)
         if self.exists(table):
             return False
         builder = DeltaTable.createIfNotExists(self.spark)
-        builder = builder.location(table) if sql.is_path_table(table) else builder.tableName(quoted)
+        builder = builder.location(table) if quoting.is_path_table(table) else builder.tableName(quoted)
         builder = builder.addColumns(schema)
         if partition_by:
             builder = builder.partitionedBy(*partition_by)
@@ -269,7 +198,7 @@ class SparkDeltaStorage(DeltaStorage):
         """Unity Catalog tables: ``PRIMARY KEY (k, ts TIMESERIES)`` (key columns made NOT NULL first,
         as UC requires), skipped when the table already has one; then the properties (base
         implementation). Path tables have no catalog constraint: the properties only."""
-        if sql.is_path_table(table):
+        if quoting.is_path_table(table):
             super().declare_primary_key(table, columns, timeseries_column)
             return
         add_constraint = sql.build_add_primary_key_sql(table, list(columns), timeseries_column)
@@ -310,29 +239,19 @@ class SparkDeltaStorage(DeltaStorage):
         return self._sql(statement)
 
     def read_changes(self, table: str, start_version: int, end_version: int | None = None) -> DataFrame:
-        from pyspark.sql import types as T
-
         options = sql.change_feed_options(start_version, end_version)
         current = self.version(table)
         if current is None:
             raise TableNotFoundError(f"table {table} does not exist")
         if start_version > current:  # nothing committed yet: empty, with the change feed schema
-            schema = T.StructType(
-                [
-                    *self.schema(table).fields,
-                    T.StructField("_change_type", T.StringType(), True),
-                    T.StructField("_commit_version", T.LongType(), True),
-                    T.StructField("_commit_timestamp", T.TimestampType(), True),
-                ]
-            )
-            return self.spark.createDataFrame([], schema)
+            return self.spark.createDataFrame([], change_feed_schema(self.schema(table)))
         if end_version is not None and end_version > current:
             options["endingVersion"] = str(current)
         reader = self.spark.read.format("delta").options(**options)
-        if sql.is_path_table(table):
+        if quoting.is_path_table(table):
             changes = reader.load(table)
         else:
-            changes = reader.table(sql.quote_table_name(table))
+            changes = reader.table(quoting.quote_table_name(table))
         changes = changes.where("_change_type = 'insert'")
         # Resolve the plan now (Spark is lazy): a range whose log or change files are gone (log
         # cleanup, VACUUM) must fail here, as StorageError, not later inside the caller's job.
@@ -379,7 +298,7 @@ class SparkDeltaStorage(DeltaStorage):
                 rows = self._sql(statement).collect()
         finally:
             self.spark.catalog.dropTempView(view)
-        return sql.parse_merge_metrics(rows[0].asDict() if rows else None)
+        return parse_merge_metrics(rows[0].asDict() if rows else None)
 
     # --- maintenance --------------------------------------------------------------------------
     def optimize(self, table: str, zorder_by: Sequence[str] = (), where: str | None = None) -> dict[str, Any]:
@@ -388,14 +307,11 @@ class SparkDeltaStorage(DeltaStorage):
         OPTIMIZE sizes its files by, so the target is honoured on both runtimes."""
         statement = sql.build_optimize_sql(table, zorder_by, where)
         self._require(table)
-        target = self.properties(table).get(TARGET_FILE_SIZE_PROPERTY)
-        confs = {}
-        if target and target.isdigit():
-            confs = {OPTIMIZE_MAX_FILE_SIZE_CONF: target, OPTIMIZE_MIN_FILE_SIZE_CONF: target}
+        confs = sql.optimize_session_confs(self.properties(table))
         with session_confs(self.spark, confs):
             rows = self._sql(statement).collect()
         raw = rows[0].asDict(recursive=True).get("metrics") if rows else None
-        return sql.parse_optimize_metrics(raw)
+        return parse_optimize_metrics(raw)
 
     @staticmethod
     def _vacuum_listing(
@@ -437,7 +353,7 @@ class SparkDeltaStorage(DeltaStorage):
         statement = sql.build_vacuum_sql(table, retention_hours, dry_run=False)
         VacuumResult.from_listing((), listing_limit)  # validates the limit before anything runs
         detail = self._detail(table)
-        confs = {sql.RETENTION_CHECK_CONF: "false"} if retention_hours < DEFAULT_RETENTION_HOURS else {}
+        confs = sql.vacuum_session_confs(retention_hours)
         with session_confs(self.spark, confs):
             listed = [str(r["path"]) for r in self._sql(dry_statement).collect()]
         files, directories = self._vacuum_listing(

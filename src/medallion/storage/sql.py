@@ -1,26 +1,24 @@
-"""Pure builders of the Spark SQL texts and writer options used by the spark-delta engine.
+"""Pure builders of the Spark SQL texts, writer options and session confs used by the spark-delta
+engine.
 
 Nothing here touches a SparkSession, so every statement the Databricks engine runs can be
-unit-tested locally as an exact string. Identifiers are validated and backtick-quoted;
-string values are single-quoted with escaping; free-form predicates (``where``) are screened by
-:func:`check_predicate` so that they cannot end the statement or smuggle in comments.
+unit-tested locally as an exact string. Names, values and predicates go into the text through
+:mod:`.quoting`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from medallion.storage.base import StorageError, Txn, write_stamp
+from medallion.storage.base import StorageError, Txn
+from medallion.storage.commits import write_stamp
+from medallion.storage.quoting import check_predicate, quote_identifier, quote_string, quote_table_name
 
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructField, StructType
 
-# Unity Catalog / Delta names we accept: letters, digits, underscore and hyphen (hyphens need
-# the backticks we always add). No dots, backticks, quotes, blanks or control characters.
-_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*")
-_MAX_IDENTIFIER_LENGTH = 255
 _PROPERTY_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 #: Session confs that carry a Txn into SQL DML (MERGE/INSERT/UPDATE/DELETE), Delta >= 2.3.
@@ -30,106 +28,12 @@ TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 #: Delta refuses VACUUM below the table's retention (default 168 h) unless this conf is false.
 RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
-
-
-# --- identifiers and literals ---------------------------------------------------------------
-def quote_identifier(name: str) -> str:
-    """``name`` -> ```name``` after validation (a single identifier, no dots)."""
-    if (
-        not isinstance(name, str)
-        or not _IDENTIFIER.fullmatch(name)
-        or "--" in name
-        or len(name) > _MAX_IDENTIFIER_LENGTH
-    ):
-        raise StorageError(f"invalid identifier {name!r}: use letters, digits, '_' or '-'")
-    return f"`{name}`"
-
-
-def is_path_table(name: str) -> bool:
-    """True for a table given as a storage path (a local folder or a ``scheme://`` URI) rather than a
-    Unity Catalog name: the spark-delta engine addresses it as ``delta.`<path>```."""
-    return isinstance(name, str) and (name.startswith("/") or "://" in name)
-
-
-def quote_table_name(name: str) -> str:
-    """``catalog.schema.table`` (1 to 3 parts) -> ```catalog`.`schema`.`table```; an absolute path or
-    URI -> ``delta.`<path>``` (path-based Delta table)."""
-    if not isinstance(name, str) or not name:
-        raise StorageError(f"invalid table name {name!r}")
-    if is_path_table(name):
-        if "`" in name or any(ord(ch) < 32 for ch in name):
-            raise StorageError(f"invalid table path {name!r}: no backticks or control characters")
-        return f"delta.`{name}`"
-    parts = name.split(".")
-    if len(parts) > 3:
-        raise StorageError(f"invalid table name {name!r}: at most catalog.schema.table")
-    try:
-        return ".".join(quote_identifier(part) for part in parts)
-    except StorageError as exc:
-        raise StorageError(f"invalid table name {name!r}: {exc}") from None
-
-
-def quote_string(value: str) -> str:
-    """A Spark SQL string literal: single quotes, with backslash and quote escaped."""
-    if not isinstance(value, str):
-        raise StorageError(f"expected a string, got {type(value).__name__}")
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise StorageError("string literals must not contain control characters")
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def check_predicate(predicate: str) -> str:
-    """Return ``predicate`` stripped if it is one SQL boolean expression; raise StorageError if it
-    could end the statement or hide text: ``;`` or comments outside literals, unbalanced
-    parentheses or unterminated quotes."""
-    if not isinstance(predicate, str) or not predicate.strip():
-        raise StorageError("a predicate must be a non-empty SQL expression")
-    text = predicate.strip()
-    depth = 0
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in ("'", '"', "`"):
-            end = _end_of_quoted(text, i)
-            if end < 0:
-                raise StorageError(f"unterminated quote in predicate {predicate!r}")
-            i = end + 1
-            continue
-        if ch == ";":
-            raise StorageError(f"';' is not allowed in a predicate: {predicate!r}")
-        if text.startswith("--", i) or text.startswith("/*", i) or text.startswith("*/", i):
-            raise StorageError(f"comments are not allowed in a predicate: {predicate!r}")
-        if ord(ch) < 32 and ch not in "\t\n\r":
-            raise StorageError(f"control characters are not allowed in a predicate: {predicate!r}")
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise StorageError(f"unbalanced parentheses in predicate {predicate!r}")
-        i += 1
-    if depth:
-        raise StorageError(f"unbalanced parentheses in predicate {predicate!r}")
-    return text
-
-
-def _end_of_quoted(text: str, start: int) -> int:
-    """Index of the quote closing the literal/identifier opened at ``start`` (-1 if none).
-    Handles backslash escapes and doubled quotes."""
-    quote = text[start]
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and quote != "`":
-            i += 2
-            continue
-        if ch == quote:
-            if i + 1 < len(text) and text[i + 1] == quote:
-                i += 2
-                continue
-            return i
-        i += 1
-    return -1
+DEFAULT_RETENTION_HOURS = 168
+#: A Databricks table property that open-source Delta does not read, and the session confs
+#: open-source Delta's OPTIMIZE sizes its files by instead.
+TARGET_FILE_SIZE_PROPERTY = "delta.targetFileSize"
+OPTIMIZE_MAX_FILE_SIZE_CONF = "spark.databricks.delta.optimize.maxFileSize"
+OPTIMIZE_MIN_FILE_SIZE_CONF = "spark.databricks.delta.optimize.minFileSize"
 
 
 # --- DDL ------------------------------------------------------------------------------------
@@ -380,6 +284,21 @@ def build_optimize_sql(table: str, zorder_by: Sequence[str] = (), where: str | N
 VACUUM_LOGGING_CONF = "spark.databricks.delta.vacuum.logging.enabled"
 
 
+def optimize_session_confs(properties: Mapping[str, str]) -> dict[str, str]:
+    """Session confs of an OPTIMIZE: the table's ``delta.targetFileSize`` (``properties``) as the file
+    sizes open-source Delta's OPTIMIZE aims at, so the target is honoured on both runtimes."""
+    target = properties.get(TARGET_FILE_SIZE_PROPERTY)
+    if target and target.isdigit():
+        return {OPTIMIZE_MAX_FILE_SIZE_CONF: target, OPTIMIZE_MIN_FILE_SIZE_CONF: target}
+    return {}
+
+
+def vacuum_session_confs(retention_hours: int) -> dict[str, str]:
+    """Session confs of a VACUUM: below the default retention Delta's retention check is turned off
+    (the caller owns the safety decision)."""
+    return {RETENTION_CHECK_CONF: "false"} if retention_hours < DEFAULT_RETENTION_HOURS else {}
+
+
 def build_vacuum_sql(table: str, retention_hours: int, dry_run: bool = False) -> str:
     sql = f"VACUUM {quote_table_name(table)} RETAIN {_non_negative(retention_hours, 'retention_hours')} HOURS"
     return sql + (" DRY RUN" if dry_run else "")
@@ -392,28 +311,6 @@ def build_cluster_by_sql(table: str, columns: Sequence[str]) -> str:
         raise StorageError(f"clustering columns must be distinct and not empty, got {list(columns)}")
     keys = ", ".join(quote_identifier(c) for c in columns)
     return f"ALTER TABLE {quote_table_name(table)} CLUSTER BY ({keys})"
-
-
-# --- parsing results ----------------------------------------------------------------------------
-def parse_optimize_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
-    """OPTIMIZE's ``metrics`` struct -> dict with files_added / files_removed plus the raw keys."""
-    raw = dict(metrics or {})
-    return {
-        **raw,
-        "files_added": int(raw.get("numFilesAdded") or 0),
-        "files_removed": int(raw.get("numFilesRemoved") or 0),
-    }
-
-
-def parse_merge_metrics(row: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The one row MERGE INTO returns (num_affected_rows, num_updated_rows, num_deleted_rows,
-    num_inserted_rows) -> metrics with num_inserted / num_updated."""
-    raw = dict(row or {})
-    return {
-        **raw,
-        "num_inserted": int(raw.get("num_inserted_rows") or 0),
-        "num_updated": int(raw.get("num_updated_rows") or 0),
-    }
 
 
 def _non_negative(value: int, name: str) -> int:

@@ -1,0 +1,82 @@
+"""Pure readers of what Spark returns to the spark-delta engine: DESCRIBE HISTORY rows, the rows of
+:func:`.sql.build_files_sql`, and the metrics OPTIMIZE and MERGE INTO return - each turned into what
+the interface promises. Nothing here touches a SparkSession.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from medallion.storage.base import FileInfo
+from medallion.storage.commits import canonical_metrics
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
+
+def normalize_history_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A DESCRIBE HISTORY row (``Row.asDict(recursive=True)``) with the keys the interface
+    promises: timestamp as an aware UTC datetime, parameter/metric maps never None."""
+    entry = dict(row)
+    ts = entry.get("timestamp")
+    if isinstance(ts, _dt.datetime):
+        # PySpark returns naive datetimes in the driver's local time zone.
+        entry["timestamp"] = ts.astimezone(_dt.timezone.utc)
+    entry["operationParameters"] = dict(entry.get("operationParameters") or {})
+    entry["operationMetrics"] = dict(entry.get("operationMetrics") or {})
+    entry["metrics"] = canonical_metrics(entry["operationMetrics"])
+    return entry
+
+
+def local_path(path: str) -> str:
+    """A ``file:`` URI as a plain local path (how delta-rs reports files); other URIs unchanged."""
+    if path.startswith("file:"):
+        return urllib.parse.unquote(urllib.parse.urlparse(path).path)
+    return path
+
+
+def file_info_from_row(
+    row: Mapping[str, Any], partition_by: Sequence[str] = (), stats_columns: Sequence[str] = ()
+) -> FileInfo:
+    """A row of :func:`.sql.build_files_sql` -> FileInfo (local ``file:`` URIs become paths)."""
+    return FileInfo(
+        path=local_path(str(row["path"])),
+        size_bytes=int(row["size_bytes"]),
+        num_records=int(row["num_records"]) if row.get("num_records") is not None else None,
+        min_values={c: row.get(f"min__{c}") for c in stats_columns},
+        max_values={c: row.get(f"max__{c}") for c in stats_columns},
+        partition_values={c: row.get(c) for c in partition_by},
+    )
+
+
+def stats_columns(schema: StructType, partition_by: Sequence[str]) -> list[str]:
+    """The columns a file's min/max statistics cover: top-level strings, numbers, dates and
+    timestamps that are not partition columns (like Delta's own per-file statistics)."""
+    from pyspark.sql import types as T
+
+    kinds = (T.StringType, T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType)
+    return [f.name for f in schema.fields if isinstance(f.dataType, kinds) and f.name not in partition_by]
+
+
+def parse_optimize_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """OPTIMIZE's ``metrics`` struct -> dict with files_added / files_removed plus the raw keys."""
+    raw = dict(metrics or {})
+    return {
+        **raw,
+        "files_added": int(raw.get("numFilesAdded") or 0),
+        "files_removed": int(raw.get("numFilesRemoved") or 0),
+    }
+
+
+def parse_merge_metrics(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The one row MERGE INTO returns (num_affected_rows, num_updated_rows, num_deleted_rows,
+    num_inserted_rows) -> metrics with num_inserted / num_updated."""
+    raw = dict(row or {})
+    return {
+        **raw,
+        "num_inserted": int(raw.get("num_inserted_rows") or 0),
+        "num_updated": int(raw.get("num_updated_rows") or 0),
+    }
