@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from medallion.bronze import job
-from medallion.bronze.schema import BRONZE_SCHEMA, BRONZE_TABLE, LANDING_FILES_TABLE
+from medallion.bronze.plan import BronzeResult
+from medallion.tables import BRONZE_EVENTS, LANDING_FILES
+from medallion.tables.schemas import BRONZE_SCHEMA
 
 GOOD = b'{"event_id":"e1","event_type":"watch","user_id":"u1","video_id":"v1","timestamp":1767225600000}'
 MALFORMED = b'{"event_id": "e2", "event_type": '
@@ -23,7 +25,7 @@ def _land(folder: Path, name: str, lines: list[bytes]) -> Path:
 
 
 def _bronze_rows(storage, config):
-    return storage.read(config.table(*BRONZE_TABLE)).collect()
+    return storage.read(BRONZE_EVENTS.location(config)).collect()
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def test_files_to_delta_preserves_every_line_byte_for_byte(spark, storage, local
     result = job.run(cfg, spark, storage)
 
     assert result.rows_ingested == 5 and result.files_read == 1 and result.batches == 1
-    table = cfg.table(*BRONZE_TABLE)
+    table = BRONZE_EVENTS.location(cfg)
     assert table == str(Path(cfg.root) / "bronze" / "events")
     df = storage.read(table)
     assert [f.name for f in df.schema.fields] == [f.name for f in BRONZE_SCHEMA.fields]
@@ -64,12 +66,12 @@ def test_second_run_ingests_only_new_files(spark, storage, local_config, landing
 
     again = job.run(cfg, spark, storage)  # nothing new: no batch, no commit
     assert again.rows_ingested == 0 and again.batches == 0
-    version_before = storage.version(cfg.table(*BRONZE_TABLE))
+    version_before = storage.version(BRONZE_EVENTS.location(cfg))
 
     _land(landing, "b.jsonl", [NON_UTF8, GOOD, GOOD])
     second = job.run(cfg, spark, storage)
     assert second.rows_ingested == 3 and second.files_read == 1
-    assert storage.version(cfg.table(*BRONZE_TABLE)) == version_before + 1
+    assert storage.version(BRONZE_EVENTS.location(cfg)) == version_before + 1
     rows = _bronze_rows(storage, cfg)
     assert len(rows) == 5
     by_file = {}
@@ -90,7 +92,7 @@ def test_crash_after_write_before_checkpoint_commit_does_not_duplicate(spark, st
     cfg = local_config.replace(events_dir=str(landing))
     _land(landing, "a.jsonl", [GOOD, MALFORMED, NON_UTF8])
     job.run(cfg, spark, storage)
-    table = cfg.table(*BRONZE_TABLE)
+    table = BRONZE_EVENTS.location(cfg)
     version = storage.version(table)
 
     # The state a crash leaves between the Delta commit and the checkpoint commit: the batch's
@@ -113,7 +115,7 @@ def test_crash_after_write_before_checkpoint_commit_does_not_duplicate(spark, st
     commit_marker.unlink()
     if crc.exists():
         crc.unlink()
-    ledger = cfg.table(*LANDING_FILES_TABLE)
+    ledger = LANDING_FILES.location(cfg)
     shutil.rmtree(ledger)
     replay = job.run(cfg, spark, storage)
     assert replay.batches_skipped == 1 and replay.rows_ingested == 0
@@ -168,7 +170,7 @@ def test_empty_landing_file_is_recorded_and_does_not_block(spark, storage, local
     assert (result.rows_ingested, result.files_read, result.bad_files) == (1, 1, [])
     assert [r.status for r in gate.results] == ["passed"]
     ledger = {
-        Path(r["file_path"]).name: r["lines"] for r in storage.read(cfg.table(*LANDING_FILES_TABLE)).collect()
+        Path(r["file_path"]).name: r["lines"] for r in storage.read(LANDING_FILES.location(cfg)).collect()
     }
     assert ledger == {"a.jsonl": 1}
     (landing / "blank.jsonl").write_bytes(b"\n")  # one empty line: one record (quarantined by silver)
@@ -182,8 +184,8 @@ def test_quality_gate_stops_a_batch_before_anything_is_written(spark, storage, l
 
     from medallion.quality import QualityGate, QualityGateError
 
-    table = local_config.table(*BRONZE_TABLE)
-    storage.create_if_missing(table, BRONZE_SCHEMA, job.PARTITION_COLUMNS, job.TABLE_PROPERTIES)
+    table = BRONZE_EVENTS.location(local_config)
+    storage.create_if_missing(table, BRONZE_SCHEMA, BRONZE_EVENTS.partition_by, BRONZE_EVENTS.properties)
     version = storage.version(table)
     source_schema = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in BRONZE_SCHEMA.fields[:8])
     now = dt.datetime(2026, 1, 2, 3, 4, 5)
@@ -196,7 +198,7 @@ def test_quality_gate_stops_a_batch_before_anything_is_written(spark, storage, l
     )
 
     def write(config, gate, batch_id):
-        result = job.BronzeResult(table=table)
+        result = BronzeResult(table=table)
         writer = job.BronzeBatchWriter(storage, table, config.checkpoint(job.STREAM_NAME), result, gate=gate)
         writer._app_id = "medallion.bronze_events.test"
         writer(batch, batch_id)

@@ -39,10 +39,11 @@ from kafka_broker import (
     ensure_kafka_jars,
 )
 from medallion.bronze import job
-from medallion.bronze.schema import BRONZE_TABLE
+from medallion.bronze.plan import BronzeResult
 from medallion.bronze.sources import KafkaAuthenticationError
 from medallion.config import Config
 from medallion.secrets import env_var_for
+from medallion.tables import BRONZE_EVENTS
 
 TESTS = Path(__file__).resolve().parent
 IVY_DIR = TESTS.parent / ".cache" / "ivy"  # the Spark packages cache the test session uses (conftest.py)
@@ -102,7 +103,7 @@ def _deadline(spark, seconds: float):
         timer.cancel()
 
 
-def _run(config: Config, spark, storage) -> job.BronzeResult:
+def _run(config: Config, spark, storage) -> BronzeResult:
     with _deadline(spark, RUN_DEADLINE_S) as fired:
         result = job.run(config, spark, storage)
     assert not fired.is_set(), f"available-now bronze run did not stop by itself in {RUN_DEADLINE_S} s"
@@ -110,7 +111,7 @@ def _run(config: Config, spark, storage) -> job.BronzeResult:
 
 
 def _rows(storage, config: Config) -> list:
-    return storage.read(config.table(*BRONZE_TABLE)).collect()
+    return storage.read(BRONZE_EVENTS.location(config)).collect()
 
 
 def _positions(rows) -> Counter:
@@ -283,7 +284,7 @@ def test_wrong_credentials_fail_fast_with_a_clear_error_without_the_secret(
         assert secret not in text and secret not in repr(failure.value) and secret not in caplog.text
     # the broker really refused the key (not some other failure that happened to look alike)
     assert kafka_broker.log().count("Failed authentication") > refusals_before
-    assert storage.version(kafka_config.table(*BRONZE_TABLE)) == 0  # created, nothing appended
+    assert storage.version(BRONZE_EVENTS.location(kafka_config)) == 0  # created, nothing appended
 
 
 @pytest.mark.slow

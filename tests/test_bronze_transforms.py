@@ -19,7 +19,6 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from medallion.bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
 from medallion.bronze.transforms import (
     add_ingestion_metadata,
     file_records,
@@ -28,6 +27,7 @@ from medallion.bronze.transforms import (
     normalize_files,
     normalize_kafka,
 )
+from medallion.tables.schemas import BRONZE_SCHEMA, SOURCE_COLUMNS
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 NAIVE_T0 = dt.datetime(2026, 1, 2, 3, 4, 5)  # how Spark returns UTC timestamps (session tz UTC)

@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from medallion.cli import main
 from medallion.config import Config, ConfigError
+from medallion.tables import RUNS
 
 SAMPLE_EVENTS = Path(__file__).resolve().parents[1] / "src" / "medallion" / "sample_events"
 
@@ -398,9 +400,18 @@ def test_corrupt_checkpoint_names_the_folder_and_the_runbook(
     assert f"FAILED: the streaming checkpoint {checkpoint} is unreadable" in line, line
     assert 'docs/runbook.md, "Recover a corrupted streaming checkpoint"' in line
     after = snapshot(root)
-    after.pop(".medallion.lock", None)  # the lock file is the only new file of a run that started
+    after.pop(".medallion.lock", None)  # the lock file is a new file of a run that started
     before.pop(".medallion.lock", None)
-    assert after == before
+    # and the failed run's record: its ops.runs row (and MLflow run) says what failed
+    recorded = {p for p in set(after) ^ set(before) if p.startswith("ops/runs/")}
+    recorded |= {p for p in after if p == "ops/mlflow.db" and after[p] != before.get(p)}
+    assert {p: v for p, v in after.items() if p not in recorded} == {
+        p: v for p, v in before.items() if p not in recorded
+    }
+    config = Config(environment="local", root=str(root), engine="delta-rs")
+    runs = DeltaTable(RUNS.location(config)).to_pyarrow_table().to_pylist()  # a Delta reader
+    (failed,) = [r for r in runs if r["status"] == "failed"]
+    assert failed["layer"] == "bronze" and "streaming checkpoint" in failed["error"], failed
 
 
 def test_no_java_stack_trace_on_stderr_of_a_real_process(bronze_warehouse, landing, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from medallion.config import Config, ConfigError, parse_trigger
+from medallion.options import reference_table
 from medallion.spark import JavaNotFoundError, ensure_java
 
 
@@ -104,3 +105,16 @@ def test_java_found_from_java_home(tmp_path):
 
 def test_java_found_on_path():
     assert os.path.basename(ensure_java(dict(os.environ))) == "java"
+
+
+def test_readme_documents_every_option_as_the_config_declares_it():
+    """The README's configuration table is generated from the Config fields (flag, environment
+    variable, default, meaning): an option added, renamed or re-documented without regenerating
+    it (``python -m medallion.options``) fails here."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("<!-- config-reference:")
+    start = readme.index("\n", start) + 1
+    table = readme[start : readme.index("<!-- /config-reference -->")].rstrip()
+    assert table == reference_table()
+    for name in Config.field_names():
+        assert f"| {name} |" in table

@@ -24,12 +24,12 @@ import pytest
 from pyspark.sql import types as T
 
 from medallion.bronze import job as bronze_job
-from medallion.bronze.schema import BRONZE_TABLE
 from medallion.gold import job as gold_job
-from medallion.progress import PROGRESS_TABLE, ProgressLog
+from medallion.gold import plan as gold_plan
+from medallion.progress import ProgressLog
 from medallion.silver import job as silver_job
-from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
 from medallion.storage import StorageError, Txn
+from medallion.tables import BRONZE_EVENTS, PROGRESS, SILVER_EVENTS, SILVER_QUARANTINE, SILVER_RUNS
 
 SCHEMA = T.StructType([T.StructField("id", T.LongType(), False), T.StructField("day", T.DateType(), False)])
 DAY = dt.date(2026, 1, 1)
@@ -110,29 +110,29 @@ def test_progress_survives_log_cleanup(spark, storage, local_config, tmp_path):
     gold_job.run(config, spark, storage)
     assert (first.rows_inserted, first.rows_quarantined) == (2, 1)
 
-    tables = [config.table(*ref) for ref in (EVENTS_TABLE, QUARANTINE_TABLE, silver_job.RUNS_TABLE)]
-    tables.append(config.table(*PROGRESS_TABLE))
+    tables = [config.table(*ref) for ref in (SILVER_EVENTS.id, SILVER_QUARANTINE.id, SILVER_RUNS.id)]
+    tables.append(PROGRESS.location(config))
     for table in tables:
         _clean_log(table)
         # the commits the silver run made (and stamped) are gone from the history
         assert min(int(h["version"]) for h in storage.history(table)) > 0
 
-    progress = ProgressLog(storage, config.table(*PROGRESS_TABLE))
-    silver_id = storage.table_id(config.table(*EVENTS_TABLE))
-    assert progress.state(silver_job.APP_ID, silver_id).committed == storage.version(
-        config.table(*BRONZE_TABLE)
+    progress = ProgressLog(storage, PROGRESS.location(config))
+    silver_id = storage.table_id(SILVER_EVENTS.location(config))
+    assert progress.state(SILVER_EVENTS.progress_app_id, silver_id).committed == storage.version(
+        BRONZE_EVENTS.location(config)
     )
     again = silver_job.run(config, spark, storage)
     assert again.bronze_end_version is None  # nothing new: it did not restart at bronze version 0
-    assert storage.read(config.table(*QUARANTINE_TABLE)).count() == 1
-    assert storage.read(config.table(*silver_job.RUNS_TABLE)).count() == 1
+    assert storage.read(SILVER_QUARANTINE.location(config)).count() == 1
+    assert storage.read(SILVER_RUNS.location(config)).count() == 1
     assert gold_job.run(config, spark, storage).rows_written == 0
 
     (landing / "part-2.jsonl").write_bytes(ev("c") + b"\n")
     bronze_job.run(config, spark, storage)
     third = silver_job.run(config, spark, storage)
     assert (third.rows_read, third.rows_inserted) == (1, 1)
-    assert sorted(r["event_id"] for r in storage.read(config.table(*EVENTS_TABLE)).collect()) == [
+    assert sorted(r["event_id"] for r in storage.read(SILVER_EVENTS.location(config)).collect()) == [
         "a",
         "b",
         "c",
@@ -148,7 +148,7 @@ def test_vacuumed_change_feed_falls_back_to_a_full_recompute(spark, storage, loc
     bronze_job.run(config, spark, storage)
     silver_job.run(config, spark, storage)
     gold_job.run(config, spark, storage)
-    silver = config.table(*EVENTS_TABLE)
+    silver = SILVER_EVENTS.location(config)
     done = storage.version(silver)
     for n, user in enumerate(("u2", "u3"), start=2):  # two more silver commits with rows
         (landing / f"part-{n}.jsonl").write_bytes(ev(f"e{n}", user=user) + b"\n")
@@ -160,7 +160,7 @@ def test_vacuumed_change_feed_falls_back_to_a_full_recompute(spark, storage, loc
         storage.read_changes(silver, done + 1).collect()
 
     result = gold_job.run(config, spark, storage)
-    assert {t.mode for t in result.tables.values()} == {gold_job.FULL}
+    assert {t.mode for t in result.tables.values()} == {gold_plan.FULL}
     users = storage.read(config.table("gold", "user_features")).select("user_id").distinct().collect()
     assert sorted(r["user_id"] for r in users) == ["u1", "u2", "u3"]
 

@@ -10,9 +10,9 @@ from pyspark.sql import functions as F
 
 from medallion.cli import main
 from medallion.config import Config
-from medallion.silver.schema import LINEAGE_FIELDS
 from medallion.storage import get_storage
 from medallion.synthetic import SyntheticSpec, write_landing
+from medallion.tables.schemas import LINEAGE_FIELDS
 
 #: Columns stamped at processing time (wall clock, micro-batch, table version): not data.
 RUN_TIME_COLUMNS = {

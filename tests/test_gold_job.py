@@ -10,11 +10,12 @@ import pytest
 from chispa import assert_df_equality
 
 from medallion.contract import load_contract
-from medallion.gold import job
-from medallion.gold.schema import USER_FEATURES, VIDEO_FEATURES
+from medallion.gold import job, plan
 from medallion.gold.transforms import DateRange, user_features, video_features
-from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
+from medallion.runs import RunRecorder
 from medallion.storage import TableNotFoundError
+from medallion.tables import PROGRESS, SILVER_EVENTS, USER_FEATURES, VIDEO_FEATURES
+from medallion.tables.schemas import events_schema
 
 UTC = dt.timezone.utc
 D0 = dt.date(2026, 1, 1)
@@ -36,9 +37,11 @@ class Silver:
 
     def __init__(self, spark, storage, config):
         self.spark, self.storage, self.config = spark, storage, config
-        self.table = config.table(*EVENTS_TABLE)
+        self.table = SILVER_EVENTS.location(config)
         self.schema = events_schema(load_contract())
-        storage.create_if_missing(self.table, self.schema, EVENTS_PARTITION, EVENTS_PROPERTIES)
+        storage.create_if_missing(
+            self.table, self.schema, SILVER_EVENTS.partition_by, SILVER_EVENTS.properties
+        )
         self._next = 0
 
     def rows(self, events):
@@ -113,7 +116,7 @@ def silver(spark, storage, config):
 
 
 def gold_table(config, spec):
-    return config.table(*spec.id)
+    return spec.location(config)
 
 
 def assert_gold_equals_full_recompute(storage, config, silver):
@@ -137,7 +140,7 @@ def test_incremental_runs_equal_a_full_recompute(spark, storage, config, silver)
     silver.insert(history(0, 9))
     first = job.run(config, spark, storage)
     for t in first.tables.values():
-        assert t.mode == job.FULL and t.feature_ranges == [DateRange(day(0), day(9))]
+        assert t.mode == plan.FULL and t.feature_ranges == [DateRange(day(0), day(9))]
         assert t.committed and t.rows_written > 0
     assert_gold_equals_full_recompute(storage, config, silver)
 
@@ -145,7 +148,7 @@ def test_incremental_runs_equal_a_full_recompute(spark, storage, config, silver)
     silver.insert(history(10, 10))
     second = job.run(config, spark, storage)
     for t in second.tables.values():
-        assert t.mode == job.INCREMENTAL and t.feature_ranges == [DateRange(day(10), day(10))]
+        assert t.mode == plan.INCREMENTAL and t.feature_ranges == [DateRange(day(10), day(10))]
     assert_gold_equals_full_recompute(storage, config, silver)
 
     # run 3 (consecutive, one batch): a late event on day 2 and a new day 13 after two silent
@@ -153,7 +156,7 @@ def test_incremental_runs_equal_a_full_recompute(spark, storage, config, silver)
     silver.insert([watch("u9", "v1", 2, 4_000, 8_000), other("like", "u1", "v9", 2), *history(13, 13)])
     third = job.run(config, spark, storage)
     for t in third.tables.values():
-        assert t.mode == job.INCREMENTAL
+        assert t.mode == plan.INCREMENTAL
         assert t.feature_ranges == [DateRange(day(2), day(8)), DateRange(day(11), day(13))]
     assert_gold_equals_full_recompute(storage, config, silver)
     gold = storage.read(gold_table(config, USER_FEATURES))
@@ -166,8 +169,8 @@ def test_incremental_runs_equal_a_full_recompute(spark, storage, config, silver)
     assert_gold_equals_full_recompute(storage, config, silver)
 
     # a full refresh rewrites everything and finds the same result
-    refreshed = job.run(config, spark, storage, full_refresh=True)
-    assert refreshed.tables["video_features"].mode == job.FULL
+    refreshed = job.run(config.replace(full_refresh=True), spark, storage)
+    assert refreshed.tables["video_features"].mode == plan.FULL
     assert_gold_equals_full_recompute(storage, config, silver)
 
 
@@ -180,7 +183,7 @@ def test_rerun_with_nothing_new_changes_nothing(spark, storage, config, silver):
     rows_before = storage.read(gold_table(config, USER_FEATURES)).collect()
 
     again = job.run(config, spark, storage)
-    assert {t.mode for t in again.tables.values()} == {job.UP_TO_DATE}
+    assert {t.mode for t in again.tables.values()} == {plan.UP_TO_DATE}
     assert again.rows_written == 0
     assert gold_versions(storage, config) == before
     assert sorted(storage.read(gold_table(config, USER_FEATURES)).collect()) == sorted(rows_before)
@@ -190,16 +193,16 @@ def test_rerun_with_nothing_new_changes_nothing(spark, storage, config, silver):
     duplicate = silver.rows([watch("u1", "v1", 1)]).withColumn("event_id", F.lit(existing_id))
     storage.merge(duplicate, silver.table, keys=["event_id"], insert_only=True)
     after_empty_commit = job.run(config, spark, storage)
-    assert {t.mode for t in after_empty_commit.tables.values()} in ({job.NO_NEW_ROWS}, {job.UP_TO_DATE})
+    assert {t.mode for t in after_empty_commit.tables.values()} in ({plan.NO_NEW_ROWS}, {plan.UP_TO_DATE})
     assert gold_versions(storage, config) == before
 
 
 def progress(storage, config, spec):
     """The silver version ``spec``'s table was last computed from (its ops.progress row)."""
-    from medallion.progress import PROGRESS_TABLE, ProgressLog
+    from medallion.progress import ProgressLog
 
     target_id = storage.table_id(gold_table(config, spec))
-    return ProgressLog(storage, config.table(*PROGRESS_TABLE)).state(spec.app_id, target_id).committed
+    return ProgressLog(storage, PROGRESS.location(config)).state(spec.progress_app_id, target_id).committed
 
 
 def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, storage, config, silver):
@@ -216,26 +219,29 @@ def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, st
 
     seen = {}
 
-    def crash_before_video_features(name, candidate, context):
-        seen[name] = (candidate.count(), context)
-        if name == "video_features":
-            raise Crash("simulated failure between the two commits")
+    class CrashBeforeVideoFeatures:
+        """A gate (medallion.runs.Gate) that fails the second table's check."""
+
+        def check(self, spec, candidate, metrics=None):
+            seen[spec.name] = (spec, candidate.count(), metrics)
+            if spec.name == "video_features":
+                raise Crash("simulated failure between the two commits")
 
     with pytest.raises(Crash):
-        job.run(config, spark, storage, gate=crash_before_video_features)
-    # the gate saw the user_features candidate with its context before it was written
-    rows, context = seen["user_features"]
-    assert rows > 0 and context["silver_version"] == v_second
-    assert context["primary_key"] == ["user_id", "feature_date"]
-    assert context["feature_ranges"] == [DateRange(day(1), day(7))]
+        job.run(config, spark, storage, gate=CrashBeforeVideoFeatures())
+    # the gate saw the user_features candidate with its spec and metrics before it was written
+    spec, rows, metrics = seen["user_features"]
+    assert rows > 0 and metrics["silver_version"] == v_second
+    assert spec is USER_FEATURES and spec.primary_key == ("user_id", "feature_date")
+    assert metrics["feature_ranges"] == [DateRange(day(1), day(7))]
     video_table = gold_table(config, VIDEO_FEATURES)
     assert progress(storage, config, USER_FEATURES) == v_second
     assert progress(storage, config, VIDEO_FEATURES) == v_first
 
     resumed = job.run(config, spark, storage)
-    assert resumed.tables["user_features"].mode == job.UP_TO_DATE
+    assert resumed.tables["user_features"].mode == plan.UP_TO_DATE
     video = resumed.tables["video_features"]
-    assert video.mode == job.INCREMENTAL and video.previous_silver_version == v_first
+    assert video.mode == plan.INCREMENTAL and video.previous_silver_version == v_first
     assert video.feature_ranges == [DateRange(day(1), day(7))]
     assert progress(storage, config, VIDEO_FEATURES) == v_second
     assert_gold_equals_full_recompute(storage, config, silver)
@@ -263,7 +269,7 @@ def test_every_run_is_logged_to_mlflow(spark, storage, local_config, silver):
     from mlflow import MlflowClient
 
     silver.insert(history(0, 3))
-    result = job.run(local_config, spark, storage)
+    result = job.run(local_config, spark, storage, recorder=RunRecorder(local_config, storage))
     assert result.mlflow_run_id
     client = MlflowClient(tracking_uri=local_config.tracking_uri)
     assert (
@@ -281,25 +287,25 @@ def test_every_run_is_logged_to_mlflow(spark, storage, local_config, silver):
     assert logged.metrics["rows_written_user_features"] == users
     assert logged.metrics["rows_written_video_features"] == result.tables["video_features"].rows_written > 0
     assert logged.metrics["feature_dates_user_features"] == 4
-    assert logged.metrics["duration_seconds"] > 0
+    assert logged.metrics["duration_s"] > 0
     assert logged.tags["medallion.job"] == "gold" and logged.tags["medallion.status"] == "OK"
 
     # the no-op rerun is recorded too
-    job.run(local_config, spark, storage)
+    job.run(local_config, spark, storage, recorder=RunRecorder(local_config, storage))
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
     assert len(runs) == 2
     assert runs[0].data.params["user_features.mode"] == "up-to-date"
-    assert runs[0].data.metrics["rows_written"] == 0
+    assert runs[0].data.metrics["rows_out"] == 0
 
 
 def test_empty_silver_writes_nothing_and_missing_silver_fails(spark, storage, config, silver):
     result = job.run(config, spark, storage)
-    assert {t.mode for t in result.tables.values()} == {job.NO_NEW_ROWS}
+    assert {t.mode for t in result.tables.values()} == {plan.NO_NEW_ROWS}
     assert storage.read(gold_table(config, USER_FEATURES)).count() == 0
     assert progress(storage, config, USER_FEATURES) is None
     # the first rows after that are a full computation
     silver.insert(history(0, 1))
-    assert job.run(config, spark, storage).tables["user_features"].mode == job.FULL
+    assert job.run(config, spark, storage).tables["user_features"].mode == plan.FULL
     assert_gold_equals_full_recompute(storage, config, silver)
 
     with pytest.raises(TableNotFoundError, match="run the silver job first"):

@@ -11,7 +11,6 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType, TimestampType
 
-from medallion.gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
 from medallion.gold.transforms import (
     DateRange,
     affected_feature_dates,
@@ -21,6 +20,7 @@ from medallion.gold.transforms import (
     user_features,
     video_features,
 )
+from medallion.tables.schemas import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
 
 UTC = dt.timezone.utc
 D = dt.date(2026, 1, 10)

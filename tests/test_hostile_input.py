@@ -17,12 +17,12 @@ from pathlib import Path
 from pyspark.sql import Row
 
 from medallion.bronze import job as bronze_job
-from medallion.bronze.schema import BAD_FILES_TABLE, BRONZE_TABLE, LANDING_FILES_TABLE
 from medallion.cli import main
 from medallion.contract import load_contract
 from medallion.silver import job as silver_job
-from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+from medallion.silver.plan import SilverResult
 from medallion.silver.transforms import validate
+from medallion.tables import BAD_FILES, BRONZE_EVENTS, LANDING_FILES, SILVER_EVENTS, SILVER_QUARANTINE
 
 TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 BOM = b"\xef\xbb\xbf"
@@ -135,27 +135,27 @@ def test_hostile_corpus_every_line_accounted_for(spark, local_config, storage, t
     # bronze: one row per line, bytes exactly as they were written (BOM, bare CR kept; CRLF framing not)
     bronze_rows = {
         (_name(r["source_file"]), r["source_offset"]): bytes(r["body"])
-        for r in storage.read(config.table(*BRONZE_TABLE)).collect()
+        for r in storage.read(BRONZE_EVENTS.location(config)).collect()
     }
     expected_lines = {(name, i): c.body for name, fc in files.items() for i, c in enumerate(fc, start=1)}
     assert bronze_rows == expected_lines
     assert bronze.rows_ingested == len(cases) and bronze.files_read == len(files)
     ledger = {
-        _name(r["file_path"]): r["lines"] for r in storage.read(config.table(*LANDING_FILES_TABLE)).collect()
+        _name(r["file_path"]): r["lines"] for r in storage.read(LANDING_FILES.location(config)).collect()
     }
     assert ledger == {name: len(fc) for name, fc in files.items()}
-    [bad] = storage.read(config.table(*BAD_FILES_TABLE)).collect()
+    [bad] = storage.read(BAD_FILES.location(config)).collect()
     assert (_name(bad["file_path"]), bad["problem"]) == ("poison.jsonl.gz", "unreadable")
     assert bad["error"].startswith("gzip: truncated")
 
     # silver: every line is exactly one of silver row / quarantine row / duplicate, as expected
     silver_rows = {
         (_name(r["source_file"]), r["source_offset"]): r
-        for r in storage.read(config.table(*EVENTS_TABLE)).collect()
+        for r in storage.read(SILVER_EVENTS.location(config)).collect()
     }
     quarantined = {
         (_name(r["source_file"]), r["source_offset"]): set(r["reasons"])
-        for r in storage.read(config.table(*QUARANTINE_TABLE)).collect()
+        for r in storage.read(SILVER_QUARANTINE.location(config)).collect()
     }
     silver_ids = {r["event_id"] for r in silver_rows.values()}
     outcomes: dict[str, int] = {"silver": 0, "quarantine": 0, "duplicate": 0}
@@ -221,7 +221,7 @@ def _bronze(config, landing: Path, capsys) -> tuple[int, str, str]:
 
 
 def _bronze_ids(storage, config) -> list[str]:
-    rows = storage.read(config.table(*BRONZE_TABLE)).collect()
+    rows = storage.read(BRONZE_EVENTS.location(config)).collect()
     return sorted(json.loads(bytes(r["body"]))["event_id"] for r in rows)
 
 
@@ -241,7 +241,7 @@ def test_corrupt_gzip_beside_good_files_is_quarantined_not_fatal(local_config, s
     assert "c.jsonl.gz" in err and "gzip: truncated" in err and "d.jsonl.gz" in err
     assert "land a repaired copy under a new file name" in err
     assert _bronze_ids(storage, local_config) == ["a-0", "a-1", "a-2", "b-0", "b-1"]
-    bad = {_name(r["file_path"]): r for r in storage.read(local_config.table(*BAD_FILES_TABLE)).collect()}
+    bad = {_name(r["file_path"]): r for r in storage.read(BAD_FILES.location(local_config)).collect()}
     assert sorted(bad) == ["c.jsonl.gz", "d.jsonl.gz"]
     assert bad["c.jsonl.gz"]["file_size"] == len(broken) - 30
     assert bad["c.jsonl.gz"]["file_modification_time"] is not None
@@ -259,7 +259,7 @@ def test_corrupt_gzip_beside_good_files_is_quarantined_not_fatal(local_config, s
     assert code == 0, err
     ids = _bronze_ids(storage, local_config)
     assert len(ids) == 45 and len(set(ids)) == 45 and "c-39" in ids
-    assert storage.read(local_config.table(*BAD_FILES_TABLE)).count() == 2
+    assert storage.read(BAD_FILES.location(local_config)).count() == 2
 
 
 def test_file_changed_after_ingestion_is_reported_once(local_config, storage, tmp_path, capsys):
@@ -273,7 +273,7 @@ def test_file_changed_after_ingestion_is_reported_once(local_config, storage, tm
     code, out, err = _bronze(local_config, landing, capsys)
     assert code == 1 and "Traceback" not in out + err
     assert "modified_after_ingestion: " in err and "a.jsonl" in err and "the change was not ingested" in err
-    [bad] = storage.read(local_config.table(*BAD_FILES_TABLE)).collect()
+    [bad] = storage.read(BAD_FILES.location(local_config)).collect()
     assert (bad["problem"], bad["file_size"]) == (
         "modified_after_ingestion",
         (landing / "a.jsonl").stat().st_size,
@@ -297,7 +297,7 @@ def test_silver_run_that_lost_the_race_reports_nothing_inserted(spark, local_con
     (landing / "a.jsonl").write_bytes(_events("a", 7))
     config = local_config.replace(events_dir=str(landing))
     bronze_job.run(config, spark, storage)
-    winner: list[silver_job.SilverResult] = []
+    winner: list[SilverResult] = []
 
     def clock_with_a_competing_run() -> dt.datetime:
         # called after this run chose its bronze range and before it writes anything: exactly the
@@ -309,4 +309,4 @@ def test_silver_run_that_lost_the_race_reports_nothing_inserted(spark, local_con
     assert winner[0].rows_inserted == 7 and not winner[0].already_committed
     assert loser.already_committed and loser.rows_inserted == 0
     assert "already merged into silver by another run: this run inserted nothing" in loser.summary()
-    assert storage.read(config.table(*EVENTS_TABLE)).count() == 7
+    assert storage.read(SILVER_EVENTS.location(config)).count() == 7

@@ -16,6 +16,7 @@ and free of directories) are tested on both engines too.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -33,12 +34,9 @@ from chispa import assert_df_equality
 from deltalake import write_deltalake
 from pyspark.sql import types as T
 
-from medallion.bronze import schema as bronze_schema
-from medallion.bronze.schema import BRONZE_TABLE
 from medallion.config import Config, ConfigError
 from medallion.contract import load_contract
 from medallion.errors import JobFailedError
-from medallion.gold.schema import USER_FEATURES, USER_FEATURES_SCHEMA, VIDEO_FEATURES
 from medallion.maintenance import job
 from medallion.maintenance.plan import (
     OPTIMIZE,
@@ -54,24 +52,29 @@ from medallion.maintenance.plan import (
     small_file_threshold,
     sql_literal,
 )
-from medallion.maintenance.policy import (
+from medallion.maintenance.policy import POLICIES, parse_tables, select
+from medallion.maintenance.report import DRY_RUN, SKIPPED_MISSING, SUCCEEDED, TableOutcome
+from medallion.storage import FileInfo, StorageError, quoting, sql
+from medallion.storage.arrow import spark_schema_to_arrow
+from medallion.storage.base import VACUUM_LISTING_LIMIT, VacuumResult
+from medallion.storage.spark_delta import SparkDeltaStorage
+from medallion.tables import (
+    BRONZE_EVENTS,
+    MAINTENANCE_RUNS,
+    SILVER_EVENTS,
+    SILVER_RUNS,
+    USER_FEATURES,
+    VIDEO_FEATURES,
+)
+from medallion.tables.ops import MAINTENANCE_RUNS_SCHEMA, RUNS_SCHEMA
+from medallion.tables.policy import (
     MIN_SAFE_RETENTION_HOURS,
-    POLICIES,
-    REPORT_TABLE,
     TablePolicy,
     interval_hours,
     interval_seconds,
-    parse_tables,
     same_property_value,
-    select,
 )
-from medallion.maintenance.report import DRY_RUN, REPORT_SCHEMA, SKIPPED_MISSING, SUCCEEDED, TableOutcome
-from medallion.silver.job import RUNS_SCHEMA, RUNS_TABLE
-from medallion.silver.schema import EVENTS_PARTITION, EVENTS_TABLE, events_schema
-from medallion.storage import FileInfo, StorageError, sql
-from medallion.storage.base import VACUUM_LISTING_LIMIT, VacuumResult
-from medallion.storage.delta_rs import spark_schema_to_arrow
-from medallion.storage.spark_delta import SparkDeltaStorage
+from medallion.tables.schemas import BRONZE_SCHEMA, USER_FEATURES_SCHEMA, events_schema
 
 UTC = dt.timezone.utc
 DAY1, DAY2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
@@ -142,7 +145,9 @@ def silver_batches(count: int, rows: int, seed: int = 1, dates=(DAY1, DAY2), use
 
 
 def silver_table(storage, config, batches: int, rows: int = 20, properties=None, **kw) -> str:
-    table = create(storage, config.table(*EVENTS_TABLE), SILVER_SCHEMA, EVENTS_PARTITION, properties)
+    table = create(
+        storage, SILVER_EVENTS.location(config), SILVER_SCHEMA, SILVER_EVENTS.partition_by, properties
+    )
     small_appends(table, silver_batches(batches, rows, **kw))
     return table
 
@@ -190,7 +195,7 @@ def backdate_removes(table: str, version: int, hours: float) -> list[str]:
 
 
 def report_rows(storage, config) -> list:
-    return storage.read(config.table(*REPORT_TABLE)).orderBy("table_name").collect()
+    return storage.read(MAINTENANCE_RUNS.location(config)).orderBy("table_name").collect()
 
 
 def files_containing(files: list[FileInfo], column: str, value) -> int:
@@ -205,7 +210,7 @@ def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, sto
     before = storage.read(table)
     before_rows = rows_of(storage, table)
 
-    result = job.run(local_config, spark, storage, tables=["silver.events"])
+    result = job.run(local_config.replace(maintenance_tables="silver.events"), spark, storage)
 
     assert result.ok, result.summary()
     out = result.outcome("silver.events")
@@ -234,7 +239,7 @@ def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, sto
 
     # A second run finds nothing to do: no rewrite, no commit (only the report grows).
     version = storage.version(table)
-    again = job.run(local_config, spark, storage, tables=["silver.events"])
+    again = job.run(local_config.replace(maintenance_tables="silver.events"), spark, storage)
     assert again.outcome("silver.events").statements == ["VACUUM `silver`.`events` RETAIN 168 HOURS"]
     assert storage.version(table) == version
     assert len(report_rows(storage, local_config)) == 2
@@ -248,7 +253,7 @@ def test_zorder_keeps_content_and_orders_files_by_user_id(spark, storage, local_
     props = {"delta.targetFileSize": "65536"}
     table = silver_table(storage, local_config, batches=50, rows=40, dates=(DAY1,), properties=props)
     copy = create(
-        storage, local_config.table("silver", "events_copy"), SILVER_SCHEMA, EVENTS_PARTITION, props
+        storage, local_config.table("silver", "events_copy"), SILVER_SCHEMA, SILVER_EVENTS.partition_by, props
     )
     small_appends(copy, silver_batches(50, 40, dates=(DAY1,)))
     before = storage.read(table)
@@ -314,7 +319,7 @@ def _gold_batch(i: int, n: int = 5) -> pa.Table:
 
 
 def test_vacuum_deletes_only_unreferenced_files_older_than_the_retention(spark, storage, local_config):
-    table = create(storage, local_config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    table = create(storage, USER_FEATURES.location(local_config), USER_FEATURES_SCHEMA, ["feature_date"])
     small_appends(table, [_gold_batch(i) for i in range(3)])  # v1-v3: files a, b, c
     storage.optimize(table)  # v4: a, b, c -> x
     old_removed = backdate_removes(table, 4, hours=200)  # ... as if v4 ran 200 hours ago
@@ -332,7 +337,7 @@ def test_vacuum_deletes_only_unreferenced_files_older_than_the_retention(spark, 
     current = [f.path for f in storage.files(table)]
     assert len(old_removed) == 3 and len(recent_removed) == 3 and len(current) == 1
 
-    result = job.run(local_config, spark, storage, tables=["gold.user_features"])
+    result = job.run(local_config.replace(maintenance_tables="gold.user_features"), spark, storage)
 
     assert result.ok, result.summary()
     out = result.outcome("gold.user_features")
@@ -358,7 +363,7 @@ def test_vacuum_deletes_only_unreferenced_files_older_than_the_retention(spark, 
 
 
 def _tombstoned_table(storage, config) -> str:
-    table = create(storage, config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    table = create(storage, USER_FEATURES.location(config), USER_FEATURES_SCHEMA, ["feature_date"])
     small_appends(table, [_gold_batch(i) for i in range(4)])
     storage.optimize(table)  # the four small files are now unreferenced, removed just now
     return table
@@ -369,7 +374,7 @@ def test_retention_below_168_hours_is_refused_without_the_override(spark, storag
     state = folder_state(table)
 
     with pytest.raises(UnsafeRetentionError, match=r"below the 168-hour \(7-day\) safety minimum") as info:
-        job.run(local_config, spark, storage, retention_hours=24)
+        job.run(local_config.replace(retention_hours=24), spark, storage)
     message = str(info.value)
     assert "gold.user_features (24 h < 168 h)" in message and "--allow-unsafe-retention" in message
     assert "time travel" in message and "Nothing was changed" in message
@@ -379,7 +384,7 @@ def test_retention_below_168_hours_is_refused_without_the_override(spark, storag
     with pytest.raises(UnsafeRetentionError, match=r"100 h < 168 h"):
         job.run(local_config, spark, storage, policies=[short])
     assert folder_state(table) == state  # nothing touched
-    assert not storage.exists(local_config.table(*REPORT_TABLE))
+    assert not storage.exists(MAINTENANCE_RUNS.location(local_config))
 
     # The command line refuses it too, before Spark work starts: configuration error, exit 2.
     from medallion.cli import main
@@ -398,15 +403,11 @@ def test_unsafe_retention_with_the_override_runs_and_is_logged_loudly(spark, sto
     assert len(tombstoned) == 4 and all(os.path.exists(p) for p in tombstoned)
 
     with caplog.at_level(logging.WARNING, logger="medallion.maintenance.job"):
-        result = job.run(
-            local_config,
-            spark,
-            storage,
-            tables="gold.user_features",
-            retention_hours=0,
-            allow_unsafe_retention=True,
-            vacuum_listing_limit=3,  # Databricks lists 1,000 files at most: here 3 of the 4
+        unsafe = local_config.replace(
+            maintenance_tables="gold.user_features", retention_hours=0, allow_unsafe_retention=True
         )
+        # Databricks lists 1,000 files at most: here 3 of the 4
+        result = job.run(unsafe, spark, storage, vacuum_listing_limit=3)
 
     assert result.ok, result.summary()
     out = result.outcome("gold.user_features")
@@ -431,11 +432,13 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
     storage.optimize(table)
     expired = backdate_removes(table, storage.version(table), hours=200)  # 20 files past retention
     small_appends(table, silver_batches(6, 20, seed=2))  # 6 new small files per partition
-    ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
+    ops = create(storage, SILVER_RUNS.location(local_config), RUNS_SCHEMA)
     state = {t: folder_state(t) for t in (table, ops)}
     versions = {t: storage.version(t) for t in (table, ops)}
 
-    result = job.run(local_config, spark, storage, tables=["silver.events", "ops.silver_runs"], dry_run=True)
+    result = job.run(
+        local_config.replace(maintenance_tables="silver.events,ops.silver_runs", dry_run=True), spark, storage
+    )
 
     assert result.ok and result.dry_run and result.report_table is None
     out = result.outcome("silver.events")
@@ -467,7 +470,10 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
     assert all(path in summary for path in expired) and "would delete 20 files" in summary
     # Listing capped (Databricks' VACUUM DRY RUN lists 1,000 files at most): a lower bound, said so.
     capped = job.run(
-        local_config, spark, storage, tables=["silver.events"], dry_run=True, vacuum_listing_limit=5
+        local_config.replace(maintenance_tables="silver.events", dry_run=True),
+        spark,
+        storage,
+        vacuum_listing_limit=5,
     )
     out = capped.outcome("silver.events")
     assert (out.vacuum_files_deleted, len(out.vacuum_files), out.vacuum_listing_complete) == (20, 5, False)
@@ -477,7 +483,7 @@ def test_dry_run_lists_the_plan_and_changes_nothing(spark, storage, local_config
     assert {t: folder_state(t) for t in (table, ops)} == state  # not a byte, not a log entry
     assert {t: storage.version(t) for t in (table, ops)} == versions
     assert all(os.path.exists(p) for p in expired)
-    assert not storage.exists(local_config.table(*REPORT_TABLE))
+    assert not storage.exists(MAINTENANCE_RUNS.location(local_config))
 
 
 # --- issue 11: no needless metadata commits, none on the streamed bronze table (defect 5) ------------
@@ -493,15 +499,15 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
     unless the caller says the stream is stopped."""
     bronze = create(  # as the bronze job creates it: its own properties, not the retention ones
         storage,
-        local_config.table(*BRONZE_TABLE),
-        bronze_schema.BRONZE_SCHEMA,
-        bronze_schema.PARTITION_COLUMNS,
-        bronze_schema.TABLE_PROPERTIES,
+        BRONZE_EVENTS.location(local_config),
+        BRONZE_SCHEMA,
+        BRONZE_EVENTS.partition_by,
+        BRONZE_EVENTS.properties,
     )
-    small_appends(bronze, [arrow_batch(bronze_schema.BRONZE_SCHEMA, 3, start=3 * i) for i in range(2)])
+    small_appends(bronze, [arrow_batch(BRONZE_SCHEMA, 3, start=3 * i) for i in range(2)])
     runs = create(  # the retention properties already in place, spelled differently
         storage,
-        local_config.table(*RUNS_TABLE),
+        SILVER_RUNS.location(local_config),
         RUNS_SCHEMA,
         properties={
             "delta.logRetentionDuration": "interval 720 hours",
@@ -509,7 +515,7 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
         },
     )
     small_appends(runs, [arrow_batch(RUNS_SCHEMA, 1, quarantine_reasons=["{}"])])
-    report = local_config.table(*REPORT_TABLE)
+    report = MAINTENANCE_RUNS.location(local_config)
     tables = ["bronze.events", "ops.silver_runs", "ops.maintenance_runs"]
     alter_bronze = (
         "ALTER TABLE `bronze`.`events` SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 30 days', "
@@ -519,7 +525,7 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
     def operations(table: str, since: int) -> list[str]:
         return [c["operation"] for c in storage.history(table) if c["version"] > since]
 
-    first = job.run(local_config, spark, storage, tables=tables)
+    first = job.run(local_config.replace(maintenance_tables=",".join(tables)), spark, storage)
 
     assert first.ok, first.summary()
     out = first.outcome("bronze.events")
@@ -542,7 +548,7 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
     assert rows["ops.silver_runs"].metadata_deferred is None
 
     versions = {t: storage.version(t) for t in (bronze, runs, report)}
-    second = job.run(local_config, spark, storage, tables=tables)
+    second = job.run(local_config.replace(maintenance_tables=",".join(tables)), spark, storage)
 
     assert second.ok, second.summary()
     assert {k: o.outcome for k, o in ((t.key, t) for t in second.tables)} == dict.fromkeys(tables, SUCCEEDED)
@@ -557,7 +563,9 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
     assert second.outcome("bronze.events").metadata_deferred == [alter_bronze]  # reported every night
 
     # With the stream stopped, the caller lets the change through: one SET TBLPROPERTIES, nothing else.
-    third = job.run(local_config, spark, storage, tables=["bronze.events"], apply_deferred_metadata=True)
+    third = job.run(
+        local_config.replace(maintenance_tables="bronze.events"), spark, storage, apply_deferred_metadata=True
+    )
     assert third.ok, third.summary()
     out = third.outcome("bronze.events")
     assert (out.metadata_deferred, out.properties_set) == ([], RETENTION_PROPERTIES)
@@ -567,16 +575,17 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
 
 
 def test_a_report_table_of_an_older_job_gets_the_new_column(spark, storage, local_config):
-    report = local_config.table(*REPORT_TABLE)
-    old_schema = T.StructType([f for f in REPORT_SCHEMA.fields if f.name != "metadata_deferred"])
+    report = MAINTENANCE_RUNS.location(local_config)
+    old_schema = T.StructType([f for f in MAINTENANCE_RUNS_SCHEMA.fields if f.name != "metadata_deferred"])
     create(storage, report, old_schema)
     old_row = TableOutcome("ops", "x", "t", storage.engine, dt.datetime(2026, 1, 1, tzinfo=UTC))
-    storage.append(spark.createDataFrame([old_row.report_row("old-run")[:-1]], old_schema), report)
+    old_values = dataclasses.astuple(old_row.report_row("old-run"))[:-1]  # without metadata_deferred
+    storage.append(spark.createDataFrame([old_values], old_schema), report)
 
     result = job.run(local_config, spark, storage, policies=[TablePolicy("ops", "silver_runs")])  # missing
 
     assert result.ok and result.report_table == report, result.summary()
-    assert storage.schema(report).fieldNames() == REPORT_SCHEMA.fieldNames()
+    assert storage.schema(report).fieldNames() == MAINTENANCE_RUNS_SCHEMA.fieldNames()
     rows = {r.run_id: r for r in storage.read(report).collect()}
     assert rows["old-run"].metadata_deferred is None and rows[result.run_id].outcome == SKIPPED_MISSING
 
@@ -591,7 +600,7 @@ def _features_batch(i: int, day: dt.date, n: int = 5) -> pa.Table:
 def test_vacuum_counts_what_it_deleted_and_lists_only_data_files_up_to_the_limit(
     spark, storage, local_config
 ):
-    table = create(storage, local_config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    table = create(storage, USER_FEATURES.location(local_config), USER_FEATURES_SCHEMA, ["feature_date"])
     small_appends(table, [_features_batch(i, day) for i, day in enumerate([DAY1, DAY1, DAY1, DAY2, DAY2])])
     kept = storage.read(table, where="feature_date = DATE '2026-01-02'").collect()
     storage.replace_where(  # day 1 emptied, day 2 rewritten: all five files unreferenced
@@ -670,10 +679,10 @@ def test_spark_delta_vacuum_listing_keeps_data_files_only(tmp_path):
 def test_a_failing_table_does_not_stop_the_others(spark, storage, local_config, capsys):
     silver = silver_table(storage, local_config, batches=3)
     os.remove(storage.files(silver)[0].path)  # corrupt: a data file the log references is lost
-    gold = create(storage, local_config.table(*USER_FEATURES.id), USER_FEATURES_SCHEMA, ["feature_date"])
+    gold = create(storage, USER_FEATURES.location(local_config), USER_FEATURES_SCHEMA, ["feature_date"])
     small_appends(gold, [_gold_batch(i) for i in range(3)])
     gold_version = storage.version(gold)
-    ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
+    ops = create(storage, SILVER_RUNS.location(local_config), RUNS_SCHEMA)
     small_appends(ops, [arrow_batch(RUNS_SCHEMA, 1, start=i, quarantine_reasons=["{}"]) for i in range(5)])
     ops_rows = rows_of(storage, ops)
     policies = [
@@ -717,7 +726,7 @@ def test_a_failing_table_does_not_stop_the_others(spark, storage, local_config, 
 
 
 def test_liquid_clustering_policy_compacts_without_zorder(spark, storage, local_config):
-    ops = create(storage, local_config.table(*RUNS_TABLE), RUNS_SCHEMA)
+    ops = create(storage, SILVER_RUNS.location(local_config), RUNS_SCHEMA)
     small_appends(ops, [arrow_batch(RUNS_SCHEMA, 1, start=i, quarantine_reasons=["{}"]) for i in range(4)])
     policy = TablePolicy("ops", "silver_runs", liquid_clustering=True, cluster_by=("run_id",))
 
@@ -779,6 +788,8 @@ EXPECTED_SQL = {
     "silver.events_quarantine": ("ingestion_date", ""),
     "gold.user_features": ("feature_date", " ZORDER BY (`user_id`)"),
     "gold.video_features": ("feature_date", " ZORDER BY (`video_id`)"),
+    "ops.runs": (None, ""),
+    "ops.progress": (None, ""),
     "ops.silver_runs": (None, ""),
     "ops.quality_results": (None, ""),
     "ops.maintenance_runs": (None, ""),
@@ -796,7 +807,7 @@ def test_spark_delta_statements_per_policy(key):
     policy = POLICY[key]
     column, zorder = EXPECTED_SQL[key]
     name = DATABRICKS.table(policy.layer, policy.name)
-    q = sql.quote_table_name(name)
+    q = quoting.quote_table_name(name)
     state = TableState(columns=(column or "x", *policy.zorder_by), files=_files(column), properties={})
     steps = plan_steps(policy, name, state, 168, supports_liquid_clustering=True)
     where = f" WHERE `{column}` IN (DATE '2026-01-01')" if column else ""
@@ -886,7 +897,7 @@ def test_partition_predicate():
     ts = dt.datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
     assert sql_literal(ts) == "TIMESTAMP '2026-01-01 12:30:00'"
     predicate = partition_predicate([{"d": DAY1}, {"d": DAY2}])
-    assert sql.check_predicate(predicate) == predicate
+    assert quoting.check_predicate(predicate) == predicate
 
 
 # --- policy and retention checks (pure) -----------------------------------------------------------------
@@ -894,7 +905,7 @@ def test_default_policy():
     assert POLICY["silver.events"].zorder_by == ("user_id",)
     assert POLICY["gold.user_features"].zorder_by == (USER_FEATURES.entity_key,) == ("user_id",)
     assert POLICY["gold.video_features"].zorder_by == (VIDEO_FEATURES.entity_key,) == ("video_id",)
-    assert POLICY[".".join(BRONZE_TABLE)].zorder_by == ()
+    assert POLICY[".".join(BRONZE_EVENTS.id)].zorder_by == ()
     assert [p.key for p in POLICIES if p.streamed] == ["bronze.events"]  # the continuous prod stream
     for key in ("ops.silver_runs", "ops.quality_results", "ops.maintenance_runs", "silver.events_quarantine"):
         assert POLICY[key].compact and POLICY[key].zorder_by == () and not POLICY[key].liquid_clustering

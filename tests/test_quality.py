@@ -18,23 +18,15 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql.types import StructField, StructType
 
-from medallion.bronze.schema import BRONZE_SCHEMA
 from medallion.config import Config
 from medallion.contract import load_contract
 from medallion.errors import JobFailedError
-from medallion.gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
-from medallion.quality import (
-    RESULTS_SCHEMA,
-    RESULTS_TABLE,
-    QualityAlertError,
-    QualityGate,
-    QualityGateError,
-    SuiteRunner,
-    default_params,
-)
+from medallion.quality import QualityAlertError, QualityGate, QualityGateError, SuiteRunner, default_params
 from medallion.quality.suites import MAX_WATCH_TIME_MS
-from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
 from medallion.storage.delta_rs import DeltaRsStorage
+from medallion.tables import BRONZE_EVENTS, QUALITY_RESULTS, SILVER_EVENTS, USER_FEATURES, VIDEO_FEATURES
+from medallion.tables.ops import QUALITY_RESULTS_SCHEMA
+from medallion.tables.schemas import BRONZE_SCHEMA, USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA, events_schema
 
 D = dt.date(2026, 1, 2)
 TS = dt.datetime(2026, 1, 2, 12, 0, tzinfo=dt.timezone.utc)
@@ -179,13 +171,13 @@ def failed_names(result) -> set[str]:
 
 
 def results_rows(storage, config) -> list:
-    return storage.read(config.table(*RESULTS_TABLE)).collect()
+    return storage.read(QUALITY_RESULTS.location(config)).collect()
 
 
 # --- silver suite ----------------------------------------------------------------------------
 def test_silver_suite_passes_on_good_data(spark, validator):
     result = validator.validate(
-        "silver", "events", frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS
+        SILVER_EVENTS, frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS
     )
     assert result.success, result.message()
     assert result.status == "passed" and result.score == 1.0 and result.evaluated == 8
@@ -219,7 +211,7 @@ SILVER_BREAKS = {
 def test_silver_suite_fails_on_each_broken_expectation(spark, validator, case):
     expectation = case.split("/")[0]
     df = frame(spark, SILVER_SCHEMA, SILVER_BREAKS[case](silver_rows()))
-    result = validator.validate("silver", "events", df, params=SILVER_PARAMS)
+    result = validator.validate(SILVER_EVENTS, df, params=SILVER_PARAMS)
     assert not result.success
     assert failed_names(result) == {expectation}, result.message()
     (failure,) = result.failures
@@ -232,12 +224,12 @@ def test_watch_time_range_applies_to_watch_events_only(spark, validator):
     """The row condition scopes the rule: a like with an out-of-range value is not flagged."""
     rows = silver_rows()
     rows[1].update(event_type="like", watch_time_ms=-5)
-    result = validator.validate("silver", "events", frame(spark, SILVER_SCHEMA, rows), params=SILVER_PARAMS)
+    result = validator.validate(SILVER_EVENTS, frame(spark, SILVER_SCHEMA, rows), params=SILVER_PARAMS)
     assert result.success, result.message()
 
 
 def test_silver_default_params_come_from_contract_and_config(local_config):
-    params = default_params(local_config.replace(max_quarantine_rate=0.07), "silver", "events", today=D)
+    params = default_params(local_config.replace(max_quarantine_rate=0.07), SILVER_EVENTS, today=D)
     assert set(params["event_types"]) == {"watch", "like", "share", "comment", "follow"}
     assert params["max_event_date"] == D + dt.timedelta(days=1)
     assert params["min_event_date"] <= dt.date(2020, 1, 1)
@@ -250,11 +242,10 @@ def test_silver_default_params_come_from_contract_and_config(local_config):
 def test_quarantine_rate_gate(spark, validator, read, quarantined, passes):
     df = frame(spark, SILVER_SCHEMA, silver_rows())
     result = validator.validate(
-        "silver",
-        "events",
+        SILVER_EVENTS,
         df,
+        {"rows_read": read, "rows_quarantined": quarantined},
         params=SILVER_PARAMS,
-        batch_metrics={"rows_read": read, "rows_quarantined": quarantined},
     )
     assert result.success is passes, result.message()
     assert result.evaluated == 9 and "silver.events.batch" in result.suite
@@ -269,13 +260,13 @@ def test_quarantine_threshold_is_configurable(spark, validator):
     df = frame(spark, SILVER_SCHEMA, silver_rows())
     metrics = {"rows_read": 100, "rows_quarantined": 30}
     params = {**SILVER_PARAMS, "max_quarantine_rate": 0.5}
-    assert validator.validate("silver", "events", df, params=params, batch_metrics=metrics).success
+    assert validator.validate(SILVER_EVENTS, df, metrics, params=params).success
 
 
 # --- bronze suite ----------------------------------------------------------------------------
 def test_bronze_suite_passes_on_good_data(spark, validator):
     df = frame(spark, BRONZE_SCHEMA, bronze_rows())
-    result = validator.validate("bronze", "events", df, batch_metrics={"inputs_read": 1})
+    result = validator.validate(BRONZE_EVENTS, df, {"inputs_read": 1})
     assert result.success, result.message()
     assert result.batch_metrics == {"inputs_read": 1, "rows": 4}
 
@@ -286,26 +277,26 @@ def test_bronze_suite_passes_on_good_data(spark, validator):
 def test_bronze_suite_fails_on_each_null_column(spark, validator, column):
     rows = bronze_rows()
     rows[2][column] = None
-    result = validator.validate("bronze", "events", frame(spark, BRONZE_SCHEMA, rows))
+    result = validator.validate(BRONZE_EVENTS, frame(spark, BRONZE_SCHEMA, rows))
     assert failed_names(result) == {f"{column}_not_null"}, result.message()
     assert result.failures[0].sample_values == ("null",)
 
 
 def test_bronze_empty_batch_fails_only_when_input_was_read(spark, validator):
     empty = frame(spark, BRONZE_SCHEMA, [])
-    read = validator.validate("bronze", "events", empty, batch_metrics={"inputs_read": 2})
+    read = validator.validate(BRONZE_EVENTS, empty, {"inputs_read": 2})
     assert failed_names(read) == {"batch_not_empty_when_input_read"}, read.message()
-    nothing_read = validator.validate("bronze", "events", empty, batch_metrics={"inputs_read": 0})
+    nothing_read = validator.validate(BRONZE_EVENTS, empty, {"inputs_read": 0})
     assert nothing_read.success, nothing_read.message()
 
 
 # --- gold suites -----------------------------------------------------------------------------
 def test_gold_suites_pass_on_good_data(spark, validator):
     for name, schema, rows, n in [
-        ("user_features", USER_FEATURES_SCHEMA, user_rows(), 11),
-        ("video_features", VIDEO_FEATURES_SCHEMA, video_rows(), 9),
+        (USER_FEATURES, USER_FEATURES_SCHEMA, user_rows(), 11),
+        (VIDEO_FEATURES, VIDEO_FEATURES_SCHEMA, video_rows(), 9),
     ]:
-        result = validator.validate("gold", name, frame(spark, schema, rows))
+        result = validator.validate(name, frame(spark, schema, rows))
         assert result.success, result.message()
         # the issue's counts plus the extra *_count_7d columns the table has
         assert result.evaluated == n, [o.name for o in result.outcomes]
@@ -334,9 +325,7 @@ USER_BREAKS = {
 def test_user_features_suite_fails_on_each_broken_expectation(spark, validator, case):
     expectation = case.split("/")[0]
     mutate, also = USER_BREAKS[case]
-    result = validator.validate(
-        "gold", "user_features", frame(spark, USER_FEATURES_SCHEMA, mutate(user_rows()))
-    )
+    result = validator.validate(USER_FEATURES, frame(spark, USER_FEATURES_SCHEMA, mutate(user_rows())))
     assert failed_names(result) == {expectation} | also, result.message()
     assert expectation in result.message()
 
@@ -355,23 +344,23 @@ VIDEO_BREAKS = {
 @pytest.mark.parametrize("case", sorted(VIDEO_BREAKS))
 def test_video_features_suite_fails_on_each_broken_expectation(spark, validator, case):
     df = frame(spark, VIDEO_FEATURES_SCHEMA, VIDEO_BREAKS[case](video_rows()))
-    result = validator.validate("gold", "video_features", df)
+    result = validator.validate(VIDEO_FEATURES, df)
     assert failed_names(result) == {case}, result.message()
 
 
 def test_gold_recomputed_dates_need_rows_when_silver_had_events(spark, validator):
     df = frame(spark, USER_FEATURES_SCHEMA, user_rows())  # rows for D and D+1
     ok = {"silver_events": {D: 5, D + dt.timedelta(days=1): 2, D + dt.timedelta(days=2): 0}}
-    assert validator.validate("gold", "user_features", df, batch_metrics=ok).success
+    assert validator.validate(USER_FEATURES, df, ok).success
     missing = {"silver_events": {D: 5, D + dt.timedelta(days=3): 1}}
-    result = validator.validate("gold", "user_features", df, batch_metrics=missing)
+    result = validator.validate(USER_FEATURES, df, missing)
     assert failed_names(result) == {"rows_per_recomputed_date"}, result.message()
     assert result.failures[0].sample_values == ("0",)
 
 
 def test_a_missing_column_fails_with_the_error(spark, validator):
     df = frame(spark, SILVER_SCHEMA, silver_rows()).drop("video_id")
-    result = validator.validate("silver", "events", df, params=SILVER_PARAMS)
+    result = validator.validate(SILVER_EVENTS, df, params=SILVER_PARAMS)
     assert failed_names(result) == {"video_id_not_null"}
     assert "video_id" in (result.failures[0].exception or "")
 
@@ -383,7 +372,7 @@ def test_a_file_context_can_replace_the_ephemeral_one(spark, storage, config, tm
     for _ in range(2):
         context = gx.get_context(mode="file", project_root_dir=str(tmp_path))
         gate = QualityGate(config, storage, context=context, record=False)
-        assert gate.validate("bronze", "events", frame(spark, BRONZE_SCHEMA, bronze_rows())).success
+        assert gate.validate(BRONZE_EVENTS, frame(spark, BRONZE_SCHEMA, bronze_rows())).success
     assert (tmp_path / "gx" / "great_expectations.yml").exists()
     assert any((tmp_path / "gx" / "checkpoints").iterdir())
 
@@ -396,11 +385,7 @@ def bad_silver(spark):
 def test_enforce_raises_naming_expectations_and_samples_and_records(spark, storage, gate, config):
     with pytest.raises(QualityGateError) as info:
         gate.check(
-            "silver",
-            "events",
-            bad_silver(spark),
-            params=SILVER_PARAMS,
-            batch_metrics={"rows_read": 10, "rows_quarantined": 3},
+            SILVER_EVENTS, bad_silver(spark), {"rows_read": 10, "rows_quarantined": 3}, params=SILVER_PARAMS
         )
     message = str(info.value)
     assert "event_id_unique" in message and "'e0'" in message
@@ -426,7 +411,7 @@ def test_enforce_raises_naming_expectations_and_samples_and_records(spark, stora
 
 
 def test_warn_returns_the_failure_records_it_and_alerts(spark, storage, gate, config):
-    result = gate.check("silver", "events", bad_silver(spark), params=SILVER_PARAMS, mode="warn")
+    result = gate.check(SILVER_EVENTS, bad_silver(spark), params=SILVER_PARAMS, mode="warn")
     assert not result.success and result.status == "failed" and result.mode == "warn"
     assert result.score == pytest.approx(7 / 8) and result.alert  # 0.875 < 0.95
     (row,) = results_rows(storage, config)
@@ -437,7 +422,7 @@ def test_warn_returns_the_failure_records_it_and_alerts(spark, storage, gate, co
 
 def test_warn_mode_comes_from_the_config(spark, storage, runner, config):
     gate = QualityGate(config.replace(quality_silver="warn", min_quality_score=0.5), storage, runner=runner)
-    result = gate.check("silver", "events", bad_silver(spark), params=SILVER_PARAMS)
+    result = gate.check(SILVER_EVENTS, bad_silver(spark), params=SILVER_PARAMS)
     assert result.mode == "warn" and not result.success and not result.alert
     gate.raise_for_alerts()  # score 0.875 >= 0.5: no alert
 
@@ -445,7 +430,7 @@ def test_warn_mode_comes_from_the_config(spark, storage, runner, config):
 def test_off_skips_validation_and_records_a_skipped_row(spark, storage, runner, config):
     gate = QualityGate(config.replace(quality_gold="off"), storage, runner=runner)
     broken = frame(spark, USER_FEATURES_SCHEMA, USER_BREAKS["user_id_not_null"][0](user_rows()))
-    result = gate.check("gold", "user_features", broken)
+    result = gate.check(USER_FEATURES, broken)
     assert result.status == "skipped" and result.success and result.evaluated == 0
     (row,) = results_rows(storage, config)
     assert row["status"] == "skipped" and row["success"] is None and row["quality_score"] is None
@@ -453,11 +438,11 @@ def test_off_skips_validation_and_records_a_skipped_row(spark, storage, runner, 
 
 
 def test_passing_check_writes_results_row_and_mlflow_run(spark, storage, gate, config):
-    result = gate.check("silver", "events", frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS)
+    result = gate.check(SILVER_EVENTS, frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS)
     assert result.success and result.score == 1.0 and not result.alert
-    table = config.table(*RESULTS_TABLE)
+    table = QUALITY_RESULTS.location(config)
     assert table == str(Path(config.root) / "ops" / "quality_results")
-    assert storage.schema(table).fieldNames() == RESULTS_SCHEMA.fieldNames()
+    assert storage.schema(table).fieldNames() == QUALITY_RESULTS_SCHEMA.fieldNames()
     (row,) = results_rows(storage, config)
     assert row["status"] == "passed" and row["success"] is True and row["quality_score"] == 1.0
     assert row["failed_expectation_names"] == [] and row["mlflow_run_id"] == result.mlflow_run_id
@@ -471,24 +456,8 @@ def test_passing_check_writes_results_row_and_mlflow_run(spark, storage, gate, c
     assert run.data.params["table"] == "silver.events"
 
     # a second check of the same run appends a second row
-    gate.check("silver", "events", frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS)
+    gate.check(SILVER_EVENTS, frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS)
     assert len(results_rows(storage, config)) == 2
-
-
-def test_hook_form_resolves_layer_and_table(spark, storage, gate, config):
-    """``gate=QualityGate(...)`` plugs into the jobs' hooks: gate(layer, df, info) for silver and
-    gate(table, df, info) for gold."""
-    silver = gate(
-        "silver",
-        frame(spark, SILVER_SCHEMA, silver_rows()),
-        {"table": config.table(*EVENTS_TABLE), "rows_read": 6, "rows_quarantined": 0},
-    )
-    assert silver.table == "silver.events" and silver.success
-    gold = gate(
-        "video_features", frame(spark, VIDEO_FEATURES_SCHEMA, video_rows()), {"table": "x", "mode": "full"}
-    )
-    assert gold.table == "gold.video_features" and gold.success
-    assert [r["table_name"] for r in results_rows(storage, config)].count("gold.video_features") == 1
 
 
 # --- write-audit-publish through the real jobs ----------------------------------------------
@@ -512,7 +481,7 @@ def test_silver_job_enforce_leaves_table_unchanged_then_warn_publishes(
     landing = tmp_path / "landing"
     landing.mkdir()
     cfg = config.replace(events_dir=str(landing))
-    events_t = cfg.table(*EVENTS_TABLE)
+    events_t = SILVER_EVENTS.location(cfg)
 
     def land(name, lines):
         (landing / name).write_bytes(b"\n".join(lines) + b"\n")
@@ -549,8 +518,8 @@ def test_silver_job_enforce_leaves_table_unchanged_then_warn_publishes(
 def insert_silver(spark, storage, config, events):
     """(event_id, user, video, watch_time_ms) watch events on date D straight into silver.events."""
     schema = events_schema(load_contract())
-    table = config.table(*EVENTS_TABLE)
-    storage.create_if_missing(table, schema, EVENTS_PARTITION, EVENTS_PROPERTIES)
+    table = SILVER_EVENTS.location(config)
+    storage.create_if_missing(table, schema, SILVER_EVENTS.partition_by, SILVER_EVENTS.properties)
     rows = []
     for event_id, user, video, watch_ms in events:
         row = {
@@ -568,11 +537,10 @@ def insert_silver(spark, storage, config, events):
 @pytest.mark.slow
 def test_gold_job_enforce_leaves_tables_unchanged(spark, storage, runner, config):
     from medallion.gold import job as gold_job
-    from medallion.gold.schema import USER_FEATURES, VIDEO_FEATURES
 
     insert_silver(spark, storage, config, [("g1", "u1", "v1", 5_000), ("g2", "u2", "v1", 7_000)])
     gold_job.run(config, spark, storage, gate=QualityGate(config, storage, runner=runner))
-    tables = [config.table(*USER_FEATURES.id), config.table(*VIDEO_FEATURES.id)]
+    tables = [USER_FEATURES.location(config), VIDEO_FEATURES.location(config)]
     published = [storage.version(t) for t in tables]
     ok = results_rows(storage, config)
     assert sorted(r["table_name"] for r in ok) == ["gold.user_features", "gold.video_features"]

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from medallion.bronze import job as bronze_job
-from medallion.bronze.schema import BRONZE_TABLE
 from medallion.contract import EventContract, load_contract
+from medallion.errors import JobFailedError
 from medallion.silver import job as silver_job
-from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+from medallion.silver.plan import SilverResult
+from medallion.silver.tables import CONTRACT_VERSION_PROPERTY, ContractChangeError
+from medallion.tables import BRONZE_EVENTS, SILVER_EVENTS, SILVER_QUARANTINE, SILVER_RUNS
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -40,7 +42,7 @@ class Pipeline:
         self.n += 1
         (self.landing / f"part-{self.n:03d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
 
-    def run(self, contract: EventContract | None = None, storage=None) -> silver_job.SilverResult:
+    def run(self, contract: EventContract | None = None, storage=None) -> SilverResult:
         bronze_job.run(self.config, self.spark, self.storage)
         return silver_job.run(self.config, self.spark, storage or self.storage, contract=contract)
 
@@ -51,7 +53,7 @@ class Pipeline:
         return self.storage.read(self.table(ref)).collect()
 
     def versions(self) -> tuple:
-        refs = (EVENTS_TABLE, QUARANTINE_TABLE, silver_job.RUNS_TABLE)
+        refs = (SILVER_EVENTS.id, SILVER_QUARANTINE.id, SILVER_RUNS.id)
         return tuple(self.storage.version(self.table(r)) for r in refs)
 
 
@@ -79,13 +81,13 @@ def test_landing_to_silver_end_to_end(pipe):
         1,
     )
     assert result.conserved
-    events = {r["event_id"]: r for r in pipe.rows(EVENTS_TABLE)}
+    events = {r["event_id"]: r for r in pipe.rows(SILVER_EVENTS.id)}
     assert sorted(events) == ["a", "b"]
     assert events["a"]["event_ts"] == dt.datetime(2026, 1, 1, 1)
     assert events["a"]["event_date"] == dt.date(2026, 1, 1)
     assert events["b"]["watch_time_ms"] is None
     assert events["a"]["source_file"].endswith("part-001.jsonl")
-    quarantine = sorted((bytes(r["body"]), r["reasons"]) for r in pipe.rows(QUARANTINE_TABLE))
+    quarantine = sorted((bytes(r["body"]), r["reasons"]) for r in pipe.rows(SILVER_QUARANTINE.id))
     assert quarantine == sorted(
         [
             (b'{"event_id": "x", ', ["malformed_json"]),
@@ -93,7 +95,7 @@ def test_landing_to_silver_end_to_end(pipe):
             (b"\xff\xfe", ["invalid_utf8"]),
         ]
     )
-    (metrics,) = pipe.rows(silver_job.RUNS_TABLE)
+    (metrics,) = pipe.rows(SILVER_RUNS.id)
     assert (
         metrics["rows_read"]
         == metrics["rows_inserted"] + metrics["rows_quarantined"] + metrics["duplicates_dropped"]
@@ -106,7 +108,7 @@ def test_landing_to_silver_end_to_end(pipe):
     }
     assert metrics["event_dates"] == [dt.date(2026, 1, 1)]
     # silver is partitioned by event_date
-    assert all("event_date=2026-01-01" in f.path for f in pipe.storage.files(pipe.table(EVENTS_TABLE)))
+    assert all("event_date=2026-01-01" in f.path for f in pipe.storage.files(pipe.table(SILVER_EVENTS.id)))
 
 
 def test_rerun_with_nothing_new_changes_nothing(pipe):
@@ -135,11 +137,11 @@ def test_dedup_across_runs_first_delivered_wins(pipe):
         1,
         2,
     )
-    events = {r["event_id"]: r for r in pipe.rows(EVENTS_TABLE)}
+    events = {r["event_id"]: r for r in pipe.rows(SILVER_EVENTS.id)}
     assert sorted(events) == ["a", "b", "c"]
     assert events["a"]["user_id"] == "first"
     assert events["b"]["event_date"] == dt.date(2026, 1, 1)
-    runs = sorted(pipe.rows(silver_job.RUNS_TABLE), key=lambda r: r["bronze_end_version"])
+    runs = sorted(pipe.rows(SILVER_RUNS.id), key=lambda r: r["bronze_end_version"])
     assert [
         r["rows_read"] - r["rows_inserted"] - r["rows_quarantined"] - r["duplicates_dropped"] for r in runs
     ] == [
@@ -154,7 +156,7 @@ def test_copy_whose_date_moved_within_lookback_is_a_duplicate(pipe):
     pipe.land([ev("a", ts=T0 - 10)])  # the producer re-stamped it: now on the previous day
     result = pipe.run()
     assert (result.rows_inserted, result.duplicates_existing) == (0, 1)
-    assert len(pipe.rows(EVENTS_TABLE)) == 1
+    assert len(pipe.rows(SILVER_EVENTS.id)) == 1
 
 
 def test_copy_beyond_lookback_is_outside_the_pruned_merge(pipe):
@@ -166,7 +168,7 @@ def test_copy_beyond_lookback_is_outside_the_pruned_merge(pipe):
     pipe.run()
     pipe.land([ev("a", ts=T0 - 10)])
     assert pipe.run().rows_inserted == 1
-    assert sorted(r["event_date"] for r in pipe.rows(EVENTS_TABLE)) == [
+    assert sorted(r["event_date"] for r in pipe.rows(SILVER_EVENTS.id)) == [
         dt.date(2025, 12, 31),
         dt.date(2026, 1, 1),
     ]
@@ -178,7 +180,7 @@ def test_late_events_are_accepted(pipe):
     pipe.land([ev("late", ts=T0 - 400 * DAY)])
     result = pipe.run()
     assert result.rows_inserted == 1 and result.event_dates == [dt.date(2024, 11, 27)]
-    assert {r["event_id"] for r in pipe.rows(EVENTS_TABLE)} == {"new", "late"}
+    assert {r["event_id"] for r in pipe.rows(SILVER_EVENTS.id)} == {"new", "late"}
 
 
 def crashing_before_merge(storage):
@@ -200,9 +202,9 @@ def test_crash_mid_run_then_rerun_neither_loses_nor_duplicates(pipe, spark):
     with pytest.raises(KeyboardInterrupt):
         silver_job.run(pipe.config, spark, crashing_before_merge(pipe.storage))
     # metrics and quarantine of the crashed run are committed, silver.events is not
-    assert len(pipe.rows(silver_job.RUNS_TABLE)) == 2
-    assert len(pipe.rows(QUARANTINE_TABLE)) == 2
-    assert {r["event_id"] for r in pipe.rows(EVENTS_TABLE)} == {"a", "b"}
+    assert len(pipe.rows(SILVER_RUNS.id)) == 2
+    assert len(pipe.rows(SILVER_QUARANTINE.id)) == 2
+    assert {r["event_id"] for r in pipe.rows(SILVER_EVENTS.id)} == {"a", "b"}
 
     pipe.land([ev("d")])  # more data arrives before the rerun
     bronze_job.run(pipe.config, spark, pipe.storage)
@@ -210,11 +212,11 @@ def test_crash_mid_run_then_rerun_neither_loses_nor_duplicates(pipe, spark):
     assert resumed.resumed and (resumed.rows_read, resumed.rows_inserted) == (3, 1)
     final = silver_job.run(pipe.config, spark, pipe.storage)  # then the newer data
     assert not final.resumed and final.rows_inserted == 1
-    assert sorted(r["event_id"] for r in pipe.rows(EVENTS_TABLE)) == ["a", "b", "c", "d"]
-    assert len(pipe.rows(QUARANTINE_TABLE)) == 2  # not doubled
-    runs = pipe.rows(silver_job.RUNS_TABLE)
+    assert sorted(r["event_id"] for r in pipe.rows(SILVER_EVENTS.id)) == ["a", "b", "c", "d"]
+    assert len(pipe.rows(SILVER_QUARANTINE.id)) == 2  # not doubled
+    runs = pipe.rows(SILVER_RUNS.id)
     assert len(runs) == 3
-    bronze_rows = len(pipe.rows(BRONZE_TABLE))
+    bronze_rows = len(pipe.rows(BRONZE_EVENTS.id))
     assert bronze_rows == sum(r["rows_read"] for r in runs) == 7
 
 
@@ -232,10 +234,10 @@ def test_additive_contract_change_adds_a_column(pipe):
     pipe.land([ev("b", device="phone"), ev("c", device=7)])
     result = pipe.run(contract=v2)
     assert (result.rows_inserted, result.rows_quarantined) == (1, 1)
-    events = {r["event_id"]: r for r in pipe.rows(EVENTS_TABLE)}
+    events = {r["event_id"]: r for r in pipe.rows(SILVER_EVENTS.id)}
     assert events["a"]["device"] is None and events["b"]["device"] == "phone"
-    assert pipe.storage.properties(pipe.table(EVENTS_TABLE))[silver_job.CONTRACT_VERSION_PROPERTY] == "2"
-    (bad,) = pipe.rows(QUARANTINE_TABLE)
+    assert pipe.storage.properties(pipe.table(SILVER_EVENTS.id))[CONTRACT_VERSION_PROPERTY] == "2"
+    (bad,) = pipe.rows(SILVER_QUARANTINE.id)
     assert bad["reasons"] == ["invalid_type:device"] and bad["contract_version"] == 2
 
 
@@ -248,15 +250,15 @@ def test_breaking_contract_change_is_rejected_before_anything_is_written(pipe):
     doc["properties"]["user_id"] = {"type": "integer"}  # a type change
     pipe.land([ev("b")])
     with pytest.raises(
-        silver_job.ContractChangeError, match=r"(?s)not backward compatible.*nothing was written.*user_id"
+        ContractChangeError, match=r"(?s)not backward compatible.*nothing was written.*user_id"
     ):
         pipe.run(contract=EventContract.from_dict(doc))
     assert pipe.versions() == before
-    assert pipe.storage.properties(pipe.table(EVENTS_TABLE))[silver_job.CONTRACT_VERSION_PROPERTY] == "1"
+    assert pipe.storage.properties(pipe.table(SILVER_EVENTS.id))[CONTRACT_VERSION_PROPERTY] == "1"
 
 
 def test_silver_without_bronze_is_a_clear_error(spark, storage, local_config):
-    with pytest.raises(silver_job.JobFailedError, match="run the bronze job first"):
+    with pytest.raises(JobFailedError, match="run the bronze job first"):
         silver_job.run(local_config, spark, storage)
 
 
@@ -280,14 +282,14 @@ def test_replay_from_bronze_after_optimize_and_vacuum(pipe):
     for i in range(3):
         pipe.land([ev(f"e{i}"), b"{"])
         bronze_job.run(pipe.config, pipe.spark, pipe.storage)
-    bronze = pipe.table(BRONZE_TABLE)
+    bronze = pipe.table(BRONZE_EVENTS.id)
     assert pipe.storage.optimize(bronze)["files_removed"] >= 3
     assert pipe.storage.vacuum(bronze, retention_hours=0).files_deleted >= 3  # test only: early files go
     first = pipe.run()
     assert (first.rows_read, first.rows_inserted, first.rows_quarantined) == (6, 3, 3)
 
-    for ref in (EVENTS_TABLE, QUARANTINE_TABLE, silver_job.RUNS_TABLE):
+    for ref in (SILVER_EVENTS.id, SILVER_QUARANTINE.id, SILVER_RUNS.id):
         shutil.rmtree(pipe.table(ref))
     replay = pipe.run()
     assert (replay.rows_read, replay.rows_inserted, replay.rows_quarantined) == (6, 3, 3)
-    assert sorted(r["event_id"] for r in pipe.rows(EVENTS_TABLE)) == ["e0", "e1", "e2"]
+    assert sorted(r["event_id"] for r in pipe.rows(SILVER_EVENTS.id)) == ["e0", "e1", "e2"]

@@ -10,7 +10,6 @@ import pytest
 from chispa import assert_df_equality
 
 from medallion.contract import EventContract, load_contract
-from medallion.silver.schema import QUARANTINE_SCHEMA
 from medallion.silver.transforms import (
     date_in_predicate,
     dedup_window_dates,
@@ -19,6 +18,8 @@ from medallion.silver.transforms import (
     to_quarantine,
     validate,
 )
+from medallion.tables import SILVER_EVENTS
+from medallion.tables.schemas import QUARANTINE_SCHEMA
 
 UTC = dt.timezone.utc
 INGESTED = dt.datetime(2026, 1, 10, 12, 0)  # naive = UTC in Spark (session time zone UTC)
@@ -288,11 +289,10 @@ def test_naive_run_time_is_rejected(spark, contract):
 def test_silver_merge_sql_on_databricks():
     """The MERGE the spark-delta engine runs for a silver batch (it cannot execute here)."""
     from medallion.config import Config
-    from medallion.silver.job import dedup_target
-    from medallion.silver.schema import EVENTS_TABLE
+    from medallion.silver.plan import dedup_target
     from medallion.storage.sql import build_merge_sql
 
-    table = Config(environment="databricks", catalog="prod", schema_prefix="").table(*EVENTS_TABLE)
+    table = Config(environment="databricks", catalog="prod", schema_prefix="").table(*SILVER_EVENTS.id)
     dates = [dt.date(2026, 1, 10), dt.date(2026, 1, 12)]
     statement = build_merge_sql(
         table, "batch", ["event_id"], insert_only=True, target_filter=dedup_target(dates, 1, "t")

@@ -211,7 +211,7 @@ def test_the_pipeline_reproduces_the_ground_truth(spark, storage, local_config, 
     """Bronze then silver, one day at a time: silver's counts equal what the generator wrote."""
     from medallion.bronze import job as bronze_job
     from medallion.silver import job as silver_job
-    from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_TABLE
+    from medallion.tables import SILVER_EVENTS, SILVER_QUARANTINE
 
     spec = replace(SMALL, duplicate_rate=0.1, invalid_rate=0.05, late_rate=0.1)
     landing = tmp_path / "landing"
@@ -235,8 +235,8 @@ def test_the_pipeline_reproduces_the_ground_truth(spark, storage, local_config, 
     # the second day holds copies of first-day events: dropped against what silver already has
     assert truths[1].duplicates_in_later_file > 0 and duplicates_existing > 0
     assert dict(reasons) == dict(sum((Counter(t.expected_quarantine_reasons) for t in truths), Counter()))
-    events = storage.read(config.table(*EVENTS_TABLE))
+    events = storage.read(SILVER_EVENTS.location(config))
     assert (
         events.count() == events.select("event_id").distinct().count() == sum(t.valid_events for t in truths)
     )
-    assert storage.read(config.table(*QUARANTINE_TABLE)).count() == sum(t.invalid_total for t in truths)
+    assert storage.read(SILVER_QUARANTINE.location(config)).count() == sum(t.invalid_total for t in truths)

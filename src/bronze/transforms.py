@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, LongType, MapType, StringType, TimestampType
 
 from medallion.bronze.framing import FRAMED_DDL, KIND_FILE, KIND_LINE, frame_batches
-from medallion.bronze.schema import BRONZE_SCHEMA, SOURCE_COLUMNS
+from medallion.tables.schemas import BRONZE_SCHEMA, SOURCE_COLUMNS
 
 _PROPS = MapType(StringType(), StringType(), True)
 

@@ -4,7 +4,7 @@ exactly once, logged to MLflow.
 Progress
 --------
 Each gold table keeps its own progress: the last silver version it was computed from, a
-``committed`` row of consumer :attr:`gold.schema.GoldTable.app_id` in ``ops.progress``
+``committed`` row of consumer ``TableSpec.progress_app_id`` (registry) in ``ops.progress``
 (:class:`medallion.progress.ProgressLog`), appended after the table's write. The write itself
 carries ``Txn(app_id, silver_version)``. A crash between the two leaves progress behind the data;
 the rerun recomputes the same feature dates from silver and replaces them with identical rows
@@ -43,20 +43,13 @@ and completes. A retry of an *old* run can never overwrite newer results: its Tx
 produce no feature dates; nothing is written and progress stays where it is (the next run reads
 the change feed from there again, which holds nothing for those commits).
 
-Quality gate hook
------------------
-``run(..., gate=...)`` takes an optional callable ``gate(table_name, candidate_df, context)``
-that is called for each table *before* its write, with the candidate rows (cached) and a context
-dict (table identifier, mode, feature ranges, silver version, primary key). Raising from it stops
-the run before that table is written (issue 5 builds the gate in :mod:`quality`).
-
-MLflow
-------
-Each run (no-op runs too) is logged with :func:`medallion.tracking.log_run` to
-``config.tracking_uri`` / ``config.experiment``: params (silver version, per table the mode,
-previous silver version and feature dates recomputed) and metrics (rows written and feature dates
-per table, duration). A failed run is logged with tag ``medallion.status=FAILED``. A tracking
-failure is logged as an error and does not fail the job: the Delta commits are already done.
+Quality gate and run record
+---------------------------
+Before each table's write its candidate rows go through ``gate.check(spec, candidate, metrics)``
+(:class:`medallion.runs.Gate`; metrics: mode, feature ranges, silver version); raising from it stops
+the run before that table is written. The run is recorded by the injected
+:class:`medallion.runs.RunRecorder` (``ops.runs`` and MLflow: per table the mode, previous silver
+version, feature dates and rows written), failed runs included.
 """
 
 from __future__ import annotations
@@ -65,25 +58,22 @@ import datetime as dt
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from medallion.gold.schema import GOLD_TABLES, PARTITION_COLUMNS, TIMESERIES_KEY, GoldTable
+from medallion.gold.plan import ALL_ROWS, FULL, INCREMENTAL, NO_NEW_ROWS, GoldResult, TableRun, plan_table
 from medallion.gold.transforms import (
     SILVER_COLUMNS,
-    DateRange,
     affected_feature_dates,
     date_range_predicate,
     source_event_dates,
     user_features,
     video_features,
 )
-from medallion.progress import PROGRESS_TABLE, ProgressLog
-from medallion.silver.schema import EVENTS_TABLE
+from medallion.progress import ProgressLog
+from medallion.runs import Gate, JobRun, RunRecorder, recording
 from medallion.storage import DeltaStorage, StorageError, TableNotFoundError, Txn
-from medallion.storage.base import PRIMARY_KEY_PROPERTY, TIMESERIES_KEY_PROPERTY
+from medallion.tables import FEATURE_TABLES, PROGRESS, SILVER_EVENTS, USER_FEATURES, VIDEO_FEATURES, TableSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -92,103 +82,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: ``gate(table_name, candidate, context)``: validate the candidate rows of one gold table before
-#: they are written; raise to stop the run.
-Gate = Callable[[str, "DataFrame", dict[str, Any]], None]
-
-#: Predicate of a full-mode write: every row of the table (feature_date is NOT NULL).
-ALL_ROWS = "feature_date IS NOT NULL"
-
-FULL, INCREMENTAL, UP_TO_DATE, NO_NEW_ROWS = "full", "incremental", "up-to-date", "no-new-rows"
-
 _TRANSFORMS: dict[str, Callable[[DataFrame, dt.date, dt.date], DataFrame]] = {
-    "user_features": user_features,
-    "video_features": video_features,
+    USER_FEATURES.name: user_features,
+    VIDEO_FEATURES.name: video_features,
 }
-
-
-@dataclass
-class TableRun:
-    """What one run did to one gold table."""
-
-    name: str
-    table: str
-    mode: str  # full | incremental | up-to-date | no-new-rows
-    previous_silver_version: int | None
-    feature_ranges: list[DateRange] = field(default_factory=list)
-    rows_written: int = 0
-    committed: bool = False
-    gold_version: int | None = None
-
-    @property
-    def feature_dates(self) -> int:
-        return sum(r.days for r in self.feature_ranges)
-
-    @property
-    def ranges_text(self) -> str:
-        return ", ".join(str(r) for r in self.feature_ranges) or "-"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "mode": self.mode,
-            "previous_silver_version": self.previous_silver_version,
-            "feature_ranges": [[r.start.isoformat(), r.end.isoformat()] for r in self.feature_ranges],
-            "feature_dates": self.feature_dates,
-            "rows_written": self.rows_written,
-            "committed": self.committed,
-            "gold_version": self.gold_version,
-        }
-
-
-@dataclass
-class GoldResult:
-    silver_version: int
-    tables: dict[str, TableRun] = field(default_factory=dict)
-    seconds: float = 0.0
-    mlflow_run_id: str | None = None
-
-    @property
-    def rows_written(self) -> int:
-        return sum(t.rows_written for t in self.tables.values())
-
-    def summary(self) -> str:
-        parts = []
-        for t in self.tables.values():
-            if t.mode in (UP_TO_DATE, NO_NEW_ROWS):
-                parts.append(f"{t.name}: {t.mode}")
-            else:
-                parts.append(
-                    f"{t.name}: {t.mode} {t.ranges_text} ({t.feature_dates} feature dates), "
-                    f"{t.rows_written} rows written"
-                )
-        return f"gold: silver version {self.silver_version}; " + "; ".join(parts) + f"; {self.seconds:.1f} s"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "silver_version": self.silver_version,
-            "tables": {name: t.as_dict() for name, t in self.tables.items()},
-            "rows_written": self.rows_written,
-            "seconds": self.seconds,
-            "mlflow_run_id": self.mlflow_run_id,
-        }
-
-
-# --- tables -------------------------------------------------------------------------------------
-def prepare_tables(storage: DeltaStorage, config: Config) -> dict[str, str]:
-    """Create the gold tables if missing and declare their keys; returns name -> identifier."""
-    tables = {}
-    for spec in GOLD_TABLES:
-        table = config.table(*spec.id)
-        storage.create_if_missing(table, spec.schema, PARTITION_COLUMNS)
-        declared = storage.properties(table)
-        if (
-            declared.get(PRIMARY_KEY_PROPERTY) != spec.properties[PRIMARY_KEY_PROPERTY]
-            or declared.get(TIMESERIES_KEY_PROPERTY) != spec.properties[TIMESERIES_KEY_PROPERTY]
-        ):
-            storage.declare_primary_key(table, spec.primary_key, TIMESERIES_KEY)
-        tables[spec.name] = table
-    return tables
 
 
 def latest_feature_date(storage: DeltaStorage, table: str) -> dt.date | None:
@@ -205,94 +102,80 @@ def latest_feature_date(storage: DeltaStorage, table: str) -> dt.date | None:
     return latest
 
 
-def _changed_event_dates(storage: DeltaStorage, silver: str, start: int, end: int) -> set[dt.date]:
-    with storage.errors("read change feed", silver):  # a lazy read fails here, as StorageError
-        changes = storage.read_changes(silver, start, end)
-        return {row["event_date"] for row in changes.select("event_date").distinct().collect()}
-
-
-def _plan(
-    storage: DeltaStorage,
-    spec: GoldTable,
-    table: str,
-    silver: str,
-    silver_version: int,
-    full_refresh: bool,
-    changes: dict[int, set[dt.date]],
-    progress: ProgressLog,
-) -> TableRun:
-    committed = progress.state(spec.app_id, storage.table_id(table)).committed
-    run = TableRun(spec.name, table, FULL, committed)
-    if full_refresh or committed is None:
-        return run  # ranges come from every silver date, see _full_ranges
-    if committed >= silver_version:
-        run.mode = UP_TO_DATE
-        return run
-    try:
-        if committed not in changes:
-            changes[committed] = _changed_event_dates(storage, silver, committed + 1, silver_version)
-    except StorageError as exc:
-        log.warning(
-            "gold %s: cannot read the silver change feed %s..%s (%s): full recompute",
-            spec.name,
-            committed + 1,
-            silver_version,
-            exc,
-        )
-        return run
-    new_dates = changes[committed]
-    previous_latest = latest_feature_date(storage, table)
-    known = [d for d in (previous_latest, max(new_dates, default=None)) if d is not None]
-    run.feature_ranges = affected_feature_dates(new_dates, previous_latest, max(known, default=None))
-    run.mode = INCREMENTAL if run.feature_ranges else NO_NEW_ROWS
-    return run
-
-
-# --- the job ------------------------------------------------------------------------------------
 def run(
     config: Config,
     spark: SparkSession,
     storage: DeltaStorage,
     *,
     gate: Gate | None = None,
-    full_refresh: bool = False,
+    recorder: RunRecorder | None = None,
 ) -> GoldResult:
-    """Bring both gold tables up to the current silver version (see the module docstring)."""
+    """Bring both gold tables up to the current silver version (see the module docstring);
+    ``config.full_refresh`` recomputes every feature date."""
     started = time.monotonic()
-    silver = config.table(*EVENTS_TABLE)
+    silver = SILVER_EVENTS.location(config)
     silver_version = storage.version(silver)
     if silver_version is None:
         raise TableNotFoundError(f"gold reads {silver}, which does not exist: run the silver job first")
     result = GoldResult(silver_version)
-    try:
-        tables = prepare_tables(storage, config)
-        run_id = uuid.uuid4().hex
-        progress = ProgressLog(storage, config.table(*PROGRESS_TABLE))
-        progress.ensure()
-        changes: dict[int, set[dt.date]] = {}
-        for spec in GOLD_TABLES:
-            result.tables[spec.name] = _plan(
-                storage, spec, tables[spec.name], silver, silver_version, full_refresh, changes, progress
-            )
+    with recording(recorder, "gold", FEATURE_TABLES) as job:
+        job.params["full_refresh"] = config.full_refresh
+        try:
+            progress = ProgressLog(storage, PROGRESS.location(config))
+            progress.ensure()
+            changes: dict[int, set[dt.date] | None] = {}
 
-        def record(t: TableRun) -> None:
-            spec = next(s for s in GOLD_TABLES if s.name == t.name)
-            start = 0 if t.previous_silver_version is None else t.previous_silver_version + 1
-            target_id = storage.table_id(t.table)
-            progress.commit(spec.app_id, target_id, min(start, silver_version), silver_version, run_id)
+            def changed_dates(committed: int) -> set[dt.date] | None:
+                if committed not in changes:
+                    changes[committed] = _changed_event_dates(storage, silver, committed + 1, silver_version)
+                return changes[committed]
 
-        for t in result.tables.values():
-            if t.mode == NO_NEW_ROWS:  # silver commits without inserted rows: nothing to recompute
-                record(t)
-        _compute_and_write(storage, silver, result, gate, record)
-    except Exception as exc:
-        result.seconds = time.monotonic() - started
-        _track(config, storage, result, full_refresh, error=exc)
-        raise
-    result.seconds = time.monotonic() - started
-    result.mlflow_run_id = _track(config, storage, result, full_refresh)
+            for spec in FEATURE_TABLES:
+                table = spec.create_if_missing(storage, config)
+                committed = progress.state(spec.progress_app_id, storage.table_id(table)).committed
+                result.tables[spec.name] = plan_table(
+                    spec.name,
+                    table,
+                    committed,
+                    silver_version,
+                    config.full_refresh,
+                    changed_dates,
+                    lambda table=table: latest_feature_date(storage, table),
+                )
+
+            def record(spec: TableSpec, t: TableRun) -> None:
+                start = 0 if t.previous_silver_version is None else t.previous_silver_version + 1
+                target_id = storage.table_id(t.table)
+                progress.commit(
+                    spec.progress_app_id, target_id, min(start, silver_version), silver_version, job.run_id
+                )
+
+            for spec in FEATURE_TABLES:
+                if result.tables[spec.name].mode == NO_NEW_ROWS:  # silver commits without inserted rows
+                    record(spec, result.tables[spec.name])
+            _compute_and_write(storage, silver, result, gate, record, job)
+        finally:
+            result.seconds = time.monotonic() - started
+            job.input_range = result.input_range()
+            job.rows_out = result.rows_written
+            params, metrics = result.tracking()
+            job.params.update(params)
+            job.metrics.update(metrics)
+    result.mlflow_run_id = job.mlflow_run_id
     log.info("%s", result.summary())
     return result
+
+
+def _changed_event_dates(storage: DeltaStorage, silver: str, start: int, end: int) -> set[dt.date] | None:
+    """Event dates inserted into silver in versions start..end; None when the change feed cannot
+    be read (the table is then recomputed in full)."""
+    try:
+        with storage.errors("read change feed", silver):  # a lazy read fails here, as StorageError
+            changes = storage.read_changes(silver, start, end)
+            return {row["event_date"] for row in changes.select("event_date").distinct().collect()}
+    except StorageError as exc:
+        log.warning("gold: cannot read the silver change feed %s..%s (%s): full recompute", start, end, exc)
+        return None
 
 
 def _compute_and_write(
@@ -300,31 +183,39 @@ def _compute_and_write(
     silver: str,
     result: GoldResult,
     gate: Gate | None,
-    record: Callable[[TableRun], None],
+    record: Callable[[TableSpec, TableRun], None],
+    job: JobRun,
 ) -> None:
-    """Recompute and write each table that needs it; ``record(t)`` commits its progress right
+    """Recompute and write each table that needs it; ``record`` commits its progress right
     after its write (a table whose candidate is empty because silver is, records none)."""
-    runs = [t for t in result.tables.values() if t.mode in (FULL, INCREMENTAL)]
+    runs = [
+        (s, result.tables[s.name])
+        for s in FEATURE_TABLES
+        if result.tables[s.name].mode in (FULL, INCREMENTAL)
+    ]
     if not runs:
         return
-    full = any(t.mode == FULL for t in runs)
-    if full:
-        where = None
-    else:
-        needed = source_event_dates([r for t in runs for r in t.feature_ranges])
-        where = date_range_predicate("event_date", needed)
+    full = any(t.mode == FULL for _, t in runs)
+    where = (
+        None
+        if full
+        else date_range_predicate(
+            "event_date", source_event_dates([r for _, t in runs for r in t.feature_ranges])
+        )
+    )
     events = storage.read(silver, where=where, version=result.silver_version).select(*SILVER_COLUMNS)
     events = events.persist()
     try:
+        job.rows_in = events.count()
         if full:
             dates = {row["event_date"] for row in events.select("event_date").distinct().collect()}
-            for t in runs:
+            for _, t in runs:
                 if t.mode == FULL:
                     t.feature_ranges = affected_feature_dates(dates, None, max(dates, default=None))
-        for t in runs:
+        for spec, t in runs:
             if t.feature_ranges:
-                _write_table(storage, t, events, result.silver_version, gate)
-                record(t)
+                _write_table(storage, spec, t, events, result.silver_version, gate, job)
+                record(spec, t)
             else:
                 t.mode = NO_NEW_ROWS  # silver is empty
     finally:
@@ -332,29 +223,30 @@ def _compute_and_write(
 
 
 def _write_table(
-    storage: DeltaStorage, t: TableRun, events: DataFrame, silver_version: int, gate: Gate | None
+    storage: DeltaStorage,
+    spec: TableSpec,
+    t: TableRun,
+    events: DataFrame,
+    silver_version: int,
+    gate: Gate | None,
+    job: JobRun,
 ) -> None:
-    spec = next(s for s in GOLD_TABLES if s.name == t.name)
-    transform = _TRANSFORMS[t.name]
+    transform = _TRANSFORMS[spec.name]
     parts = [transform(events, r.start, r.end) for r in t.feature_ranges]
     candidate = functools.reduce(lambda a, b: a.unionByName(b), parts).persist()
     try:
         t.rows_written = candidate.count()
         if gate is not None:
-            gate(
-                t.name,
-                candidate,
-                {
-                    "table": t.table,
-                    "mode": t.mode,
-                    "feature_ranges": list(t.feature_ranges),
-                    "silver_version": silver_version,
-                    "primary_key": list(spec.primary_key),
-                    "timeseries_key": TIMESERIES_KEY,
-                },
-            )
+            metrics = {
+                "mode": t.mode,
+                "feature_ranges": list(t.feature_ranges),
+                "silver_version": silver_version,
+            }
+            job.passed(gate.check(spec, candidate, metrics))
         predicate = ALL_ROWS if t.mode == FULL else date_range_predicate("feature_date", t.feature_ranges)
-        written = storage.replace_where(candidate, t.table, predicate, txn=Txn(spec.app_id, silver_version))
+        written = storage.replace_where(
+            candidate, t.table, predicate, txn=Txn(spec.progress_app_id, silver_version)
+        )
     finally:
         candidate.unpersist()
     t.committed = written.committed
@@ -369,40 +261,3 @@ def _write_table(
         t.rows_written,
         t.gold_version,
     )
-
-
-# --- tracking -----------------------------------------------------------------------------------
-def _track(
-    config: Config,
-    storage: DeltaStorage,
-    result: GoldResult,
-    full_refresh: bool,
-    error: BaseException | None = None,
-) -> str | None:
-    from medallion.tracking import log_run
-
-    params: dict[str, Any] = {
-        "silver_table": config.table(*EVENTS_TABLE),
-        "silver_version": result.silver_version,
-        "full_refresh": full_refresh,
-    }
-    metrics: dict[str, float] = {"duration_seconds": result.seconds, "rows_written": result.rows_written}
-    for name, t in result.tables.items():
-        params[f"{name}.mode"] = t.mode
-        params[f"{name}.previous_silver_version"] = t.previous_silver_version
-        params[f"{name}.feature_dates"] = t.ranges_text
-        metrics[f"rows_written_{name}"] = t.rows_written
-        metrics[f"feature_dates_{name}"] = t.feature_dates
-    tags = {
-        "medallion.job": "gold",
-        "medallion.environment": config.environment,
-        "medallion.engine": storage.engine,
-        "medallion.status": "FAILED" if error is not None else "OK",
-    }
-    if error is not None:
-        tags["medallion.error"] = f"{type(error).__name__}: {error}"[:500]
-    try:
-        return log_run(config, "gold", params=params, metrics=metrics, tags=tags)
-    except Exception:
-        log.exception("gold: could not log the run to MLflow at %s", config.tracking_uri)
-        return None

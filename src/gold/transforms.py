@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pyspark.sql import functions as F
 
-from medallion.gold.schema import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA, WINDOW_DAYS
+from medallion.gold.schema import WINDOW_DAYS
+from medallion.tables.schemas import USER_FEATURES_SCHEMA, VIDEO_FEATURES_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -48,7 +47,7 @@ from medallion.maintenance.plan import (
     effective_retention,
     plan_steps,
 )
-from medallion.maintenance.policy import POLICIES, REPORT_TABLE, TablePolicy, parse_tables, select
+from medallion.maintenance.policy import POLICIES, parse_tables, select
 from medallion.maintenance.report import (
     DRY_RUN,
     FAILED,
@@ -58,7 +57,10 @@ from medallion.maintenance.report import (
     TableOutcome,
     write_report,
 )
+from medallion.runs import RunRecorder, recording
 from medallion.storage.base import VACUUM_LISTING_LIMIT, VacuumResult
+from medallion.tables import MAINTENANCE_RUNS
+from medallion.tables.policy import TablePolicy
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -73,16 +75,14 @@ def run(
     config: Config,
     spark: SparkSession,
     storage: DeltaStorage,
-    tables: Sequence[str] | str | None = None,
-    retention_hours: int | None = None,
-    allow_unsafe_retention: bool = False,
-    dry_run: bool = False,
     *,
     policies: Iterable[TablePolicy] = POLICIES,
     apply_deferred_metadata: bool = False,
     vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
+    recorder: RunRecorder | None = None,
 ) -> MaintenanceResult:
-    """Maintain every table of ``policies`` (or only ``tables``, ``layer.table`` names).
+    """Maintain every table of ``policies``, or only ``config.maintenance_tables`` (``layer.table``
+    names), with ``config.retention_hours`` / ``allow_unsafe_retention`` / ``dry_run``.
 
     Raises UnsafeRetentionError (a ConfigError) before touching anything when a retention is
     below the safe minimum without ``allow_unsafe_retention``. Per-table failures do not raise:
@@ -90,36 +90,41 @@ def run(
     write the streamed tables are stopped - their metadata changes are made instead of deferred.
     ``vacuum_listing_limit``: the most files listed per VACUUM (counts are not capped)."""
     started = time.monotonic()
-    selected = select(parse_tables(tables), policies)
-    unsafe = check_retention(selected, retention_hours, allow_unsafe_retention)
+    selected = select(parse_tables(config.maintenance_tables or None), policies)
+    unsafe = check_retention(selected, config.retention_hours, config.allow_unsafe_retention)
     _warn_unsafe(unsafe)
     unsafe_keys = {p.key for p, _ in unsafe}
-    result = MaintenanceResult(run_id=uuid.uuid4().hex, dry_run=dry_run)
-    log.info(
-        "maintenance run %s%s: %s", result.run_id, " (dry run)" if dry_run else "", [p.key for p in selected]
-    )
-    for policy in selected:
-        outcome = _maintain_table(
-            config,
-            storage,
-            policy,
-            effective_retention(policy, retention_hours),
-            unsafe=policy.key in unsafe_keys,
-            dry_run=dry_run,
-            apply_deferred_metadata=apply_deferred_metadata,
-            vacuum_listing_limit=vacuum_listing_limit,
+    with recording(recorder, "maintenance", [p.key for p in selected]) as job:
+        result = MaintenanceResult(run_id=job.run_id, dry_run=config.dry_run)
+        log.info(
+            "maintenance run %s%s: %s", result.run_id, " (dry run)" if config.dry_run else "", job.tables
         )
-        log.info("%s", outcome.line())
-        result.tables.append(outcome)
-    if not dry_run:
-        report = config.table(*REPORT_TABLE)
-        try:
-            write_report(spark, storage, report, result)
-            result.report_table = report
-        except Exception as exc:  # the maintenance itself is done; say so, and fail the run
-            log.exception("could not write the maintenance report to %s", report)
-            result.report_error = f"{type(exc).__name__}: {exc}"
-    result.seconds = time.monotonic() - started
+        for policy in selected:
+            outcome = _maintain_table(
+                config,
+                storage,
+                policy,
+                effective_retention(policy, config.retention_hours),
+                unsafe=policy.key in unsafe_keys,
+                dry_run=config.dry_run,
+                apply_deferred_metadata=apply_deferred_metadata,
+                vacuum_listing_limit=vacuum_listing_limit,
+            )
+            log.info("%s", outcome.line())
+            result.tables.append(outcome)
+        if not config.dry_run:
+            report = MAINTENANCE_RUNS.location(config)
+            try:
+                write_report(spark, storage, report, result)
+                result.report_table = report
+            except Exception as exc:  # the maintenance itself is done; say so, and fail the run
+                log.exception("could not write the maintenance report to %s", report)
+                result.report_error = f"{type(exc).__name__}: {exc}"
+        result.seconds = time.monotonic() - started
+        job.input_range = f"{len(selected)} tables" + (" (dry run)" if config.dry_run else "")
+        job.metrics.update(result.totals())
+        if not result.ok:
+            job.fail_with(result.failure_message())
     return result
 
 

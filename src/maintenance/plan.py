@@ -35,9 +35,9 @@ from typing import Any
 
 from medallion.config import ConfigError
 from medallion.errors import JobFailedError
-from medallion.maintenance.policy import MIN_SAFE_RETENTION_HOURS, TablePolicy, same_property_value
-from medallion.storage import sql
+from medallion.storage import quoting, sql
 from medallion.storage.base import FileInfo
+from medallion.tables.policy import MIN_SAFE_RETENTION_HOURS, TablePolicy, same_property_value
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def sql_literal(value: Any) -> str:
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, (int, float)):
         return repr(value)
-    return sql.quote_string(str(value))
+    return quoting.quote_string(str(value))
 
 
 def partition_predicate(partitions: Sequence[Mapping[str, Any]]) -> str | None:
@@ -188,7 +188,7 @@ def partition_predicate(partitions: Sequence[Mapping[str, Any]]) -> str | None:
     if any(list(p) != columns for p in partitions):
         raise ValueError(f"partitions with different columns: {partitions}")
     if len(columns) == 1:
-        column = sql.quote_identifier(columns[0])
+        column = quoting.quote_identifier(columns[0])
         values = [p[columns[0]] for p in partitions]
         terms = []
         present = [v for v in values if v is not None]
@@ -200,9 +200,9 @@ def partition_predicate(partitions: Sequence[Mapping[str, Any]]) -> str | None:
     conjunctions = []
     for p in partitions:
         parts = [
-            f"{sql.quote_identifier(c)} IS NULL"
+            f"{quoting.quote_identifier(c)} IS NULL"
             if p[c] is None
-            else f"{sql.quote_identifier(c)} = {sql_literal(p[c])}"
+            else f"{quoting.quote_identifier(c)} = {sql_literal(p[c])}"
             for c in columns
         ]
         conjunctions.append("(" + " AND ".join(parts) + ")")

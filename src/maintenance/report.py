@@ -15,19 +15,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql.types import (
-    ArrayType,
-    BooleanType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
-
 from medallion.maintenance.plan import CompactionCandidate
-from medallion.maintenance.policy import REPORT_TABLE, policy_map
+from medallion.tables import MAINTENANCE_RUNS
+from medallion.tables.ops import MaintenanceRunRow, rows_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -38,38 +28,6 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED_MISSING = "skipped: missing"
 DRY_RUN = "dry run"
-
-REPORT_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),
-        StructField("started_at", TimestampType(), False),  # UTC, when this table's maintenance began
-        StructField("layer", StringType(), False),
-        StructField("table_name", StringType(), False),  # logical <layer>.<table>
-        StructField("table_location", StringType(), False),  # folder locally, UC name on Databricks
-        StructField("engine", StringType(), False),  # delta-rs | spark-delta
-        StructField("outcome", StringType(), False),  # succeeded | failed | skipped: missing
-        StructField("error", StringType(), True),
-        StructField("zorder_by", ArrayType(StringType(), False), False),
-        StructField("liquid_clustering", BooleanType(), False),
-        StructField("retention_hours", IntegerType(), True),  # null: the policy does not VACUUM
-        StructField("unsafe_retention", BooleanType(), False),  # below 168 h with the override
-        StructField("files_before", LongType(), True),  # data files of the current version
-        StructField("bytes_before", LongType(), True),
-        StructField("files_after", LongType(), True),
-        StructField("bytes_after", LongType(), True),
-        StructField("partitions_optimized", LongType(), False),
-        StructField("files_compacted", LongType(), False),  # files removed (rewritten) by OPTIMIZE
-        StructField("files_written", LongType(), False),  # files added by OPTIMIZE
-        StructField("vacuum_files_deleted", LongType(), False),
-        StructField("properties_set", StringType(), False),  # JSON of the properties changed
-        StructField("version_before", LongType(), True),
-        StructField("version_after", LongType(), True),
-        StructField("duration_ms", LongType(), False),
-        # JSON list of the metadata statements not run on a streamed table (null: none); added to
-        # existing report tables by write_report
-        StructField("metadata_deferred", StringType(), True),
-    ]
-)
 
 
 @dataclass
@@ -170,33 +128,33 @@ class TableOutcome:
             return f"would delete at least {n} files (listing capped: {listed} listed)"
         return f"deleted {n} files (Delta's count; only {listed} listed)"
 
-    def report_row(self, run_id: str) -> tuple:
-        return (
-            run_id,
-            self.started_at,
-            self.layer,
-            self.key,
-            self.table,
-            self.engine,
-            self.outcome,
-            self.error,
-            list(self.zorder_by),
-            self.liquid_clustering,
-            self.retention_hours,
-            self.unsafe_retention,
-            self.files_before,
-            self.bytes_before,
-            self.files_after,
-            self.bytes_after,
-            self.partitions_optimized,
-            self.files_compacted,
-            self.files_written,
-            self.vacuum_files_deleted,
-            json.dumps(self.properties_set, sort_keys=True),
-            self.version_before,
-            self.version_after,
-            round(self.seconds * 1000),
-            json.dumps(self.metadata_deferred) if self.metadata_deferred else None,
+    def report_row(self, run_id: str) -> MaintenanceRunRow:
+        return MaintenanceRunRow(
+            run_id=run_id,
+            started_at=self.started_at,
+            layer=self.layer,
+            table_name=self.key,
+            table_location=self.table,
+            engine=self.engine,
+            outcome=self.outcome,
+            error=self.error,
+            zorder_by=list(self.zorder_by),
+            liquid_clustering=self.liquid_clustering,
+            retention_hours=self.retention_hours,
+            unsafe_retention=self.unsafe_retention,
+            files_before=self.files_before,
+            bytes_before=self.bytes_before,
+            files_after=self.files_after,
+            bytes_after=self.bytes_after,
+            partitions_optimized=self.partitions_optimized,
+            files_compacted=self.files_compacted,
+            files_written=self.files_written,
+            vacuum_files_deleted=self.vacuum_files_deleted,
+            properties_set=json.dumps(self.properties_set, sort_keys=True),
+            version_before=self.version_before,
+            version_after=self.version_after,
+            duration_ms=round(self.seconds * 1000),
+            metadata_deferred=json.dumps(self.metadata_deferred) if self.metadata_deferred else None,
         )
 
 
@@ -228,6 +186,13 @@ class MaintenanceResult:
     def ok(self) -> bool:
         """No table failed and the report was written (or not due: dry run)."""
         return not self.failed and self.report_error is None
+
+    def totals(self) -> dict[str, int]:
+        """Files before / after, compacted and deleted over every table (the run's metrics)."""
+        return {
+            name: sum(getattr(t, name) or 0 for t in self.tables)
+            for name in ("files_before", "files_after", "files_compacted", "vacuum_files_deleted")
+        }
 
     def outcome(self, key: str) -> TableOutcome:
         return next(t for t in self.tables if t.key == key)
@@ -262,17 +227,18 @@ class MaintenanceResult:
 
 
 def report_frame(spark: SparkSession, result: MaintenanceResult) -> DataFrame:
-    return spark.createDataFrame([t.report_row(result.run_id) for t in result.tables], REPORT_SCHEMA)
+    rows = [t.report_row(result.run_id) for t in result.tables]
+    return rows_frame(spark, MAINTENANCE_RUNS.schema_for(), rows)
 
 
 def write_report(spark: SparkSession, storage: DeltaStorage, table: str, result: MaintenanceResult) -> None:
     """Append one row per table of ``result`` to the report table. A missing table is created with
     the properties of its own maintenance policy (no metadata commit needed on it later); one from
     an older version of this job gets the columns it lacks."""
-    properties = policy_map()[".".join(REPORT_TABLE)].properties
-    if not storage.create_if_missing(table, REPORT_SCHEMA, properties=properties):
+    schema = MAINTENANCE_RUNS.schema_for()
+    if not storage.create_if_missing(table, schema, properties=MAINTENANCE_RUNS.maintenance.properties):
         existing = set(storage.schema(table).fieldNames())
-        missing = [f for f in REPORT_SCHEMA.fields if f.name not in existing]
+        missing = [f for f in schema.fields if f.name not in existing]
         if missing:
             storage.add_columns(table, missing)
     storage.append(report_frame(spark, result), table)

@@ -19,6 +19,7 @@ from medallion import __version__, failures
 from medallion.config import Config, ConfigError
 from medallion.demo import DEMO_SIZES
 from medallion.errors import JobFailedError
+from medallion.options import add_config_arguments
 from medallion.preflight import preflight
 from medallion.runlock import LOCKED_COMMANDS, root_lock
 
@@ -110,24 +111,31 @@ def _gate(config: Config, storage):
     return QualityGate(config, storage)
 
 
-def _run_stage(layer: str, config: Config, spark, storage, gate, **options: Any) -> Any:
+def _recorder(config: Config, storage):
+    """The run recorder of a command: one ops.runs row (and MLflow run) per job run."""
+    from medallion.runs import RunRecorder
+
+    return RunRecorder(config, storage)
+
+
+def _run_stage(layer: str, config: Config, spark, storage, gate, recorder) -> Any:
     """Run one pipeline stage with its quality gate and print its summary and gate outcomes."""
     import importlib
 
     job = importlib.import_module(f"medallion.{layer}.job")
     seen = len(gate.results)
-    result = job.run(config, spark, storage, gate=gate, **options)
+    result = job.run(config, spark, storage, gate=gate, recorder=recorder)
     print(result.summary())
     for outcome in gate.results[seen:]:
         print(f"  quality: {outcome.summary()}")
     return result
 
 
-def _cmd_stage(layer: str, args: argparse.Namespace, **options: Any) -> int:
+def _cmd_stage(layer: str, args: argparse.Namespace) -> int:
     config = _start(args)
     spark, storage = _runtime(config)
     gate = _gate(config, storage)
-    result = _run_stage(layer, config, spark, storage, gate, **options)
+    result = _run_stage(layer, config, spark, storage, gate, _recorder(config, storage))
     gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task
     _raise_for_bad_files(config, result)
     return EXIT_OK
@@ -149,7 +157,7 @@ def cmd_silver(args: argparse.Namespace) -> int:
 
 
 def cmd_gold(args: argparse.Namespace) -> int:
-    return _cmd_stage("gold", args, full_refresh=args.full_refresh)
+    return _cmd_stage("gold", args)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -157,20 +165,20 @@ def cmd_local(args: argparse.Namespace) -> int:
     spark, storage = _runtime(config)
     print(f"medallion local: landing folder {config.events_dir or '(packaged sample events)'}")
     print(f"                 warehouse      {config.root}")
-    gate = _gate(config, storage)
+    gate, recorder = _gate(config, storage), _recorder(config, storage)
     summary: dict[str, Any] = {}
-    bronze = _run_stage("bronze", config, spark, storage, gate)
+    bronze = _run_stage("bronze", config, spark, storage, gate, recorder)
     summary["bronze"] = bronze.as_dict()
-    summary["silver"] = _run_stage("silver", config, spark, storage, gate).as_dict()
-    summary["gold"] = _run_stage("gold", config, spark, storage, gate).as_dict()
+    summary["silver"] = _run_stage("silver", config, spark, storage, gate, recorder).as_dict()
+    summary["gold"] = _run_stage("gold", config, spark, storage, gate, recorder).as_dict()
     summary["quality"] = [
         {"table": r.table, "status": r.status, "score": r.score, "alert": r.alert} for r in gate.results
     ]
     maintenance = None
-    if args.maintenance:  # after every pipeline stage: compaction, Z-order, VACUUM (policy retention)
+    if config.maintenance:  # after every pipeline stage: compaction, Z-order, VACUUM (policy retention)
         from medallion.maintenance import job as maintenance_job
 
-        maintenance = maintenance_job.run(config, spark, storage)
+        maintenance = maintenance_job.run(config, spark, storage, recorder=recorder)
         print(maintenance.summary())
         summary["maintenance"] = maintenance.as_dict()
     if args.json:
@@ -184,19 +192,22 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def cmd_quality(args: argparse.Namespace) -> int:
     from medallion.quality.gate import validate_table
+    from medallion.tables import by_key
 
     config = _start(args)
+    if not (config.check_layer and config.check_table):
+        raise ConfigError(
+            "quality: name the table to validate with --layer and --table, e.g. --layer silver --table events"
+        )
+    try:
+        table = by_key(f"{config.check_layer}.{config.check_table}")
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
     _, storage = _runtime(config)
     # enforce mode: a failed check raises QualityGateError (a JobFailedError) -> exit 1
-    result = validate_table(config, storage, args.layer, args.table, where=args.where)
+    result = validate_table(config, storage, table, where=config.check_where or None)
     print(result.message())
     return EXIT_OK
-
-
-def _quality_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--layer", required=True, choices=("bronze", "silver", "gold"), help="layer of the table")
-    p.add_argument("--table", required=True, help="table name in the layer, e.g. events or user_features")
-    p.add_argument("--where", default=None, help="SQL filter, e.g. \"event_date >= DATE '2026-01-01'\"")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -312,13 +323,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     generated = timed("generate", lambda: write_landing(spec, root / "landing"), show=True)
     spark, storage = timed("spark", lambda: _runtime(config))
-    gate = _gate(config, storage)  # the quality gates of `medallion local`, one per stage
+    gate, recorder = _gate(config, storage), _recorder(config, storage)  # as `medallion local`
     for layer in ("bronze", "silver", "gold"):
-        timed(layer, lambda layer=layer: _run_stage(layer, config, spark, storage, gate))
+        timed(layer, lambda layer=layer: _run_stage(layer, config, spark, storage, gate, recorder))
     if not args.no_maintenance:
         from medallion.maintenance import job as maintenance_job
 
-        maintenance = timed("maintenance", lambda: maintenance_job.run(config, spark, storage), show=True)
+        maintenance = timed(
+            "maintenance", lambda: maintenance_job.run(config, spark, storage, recorder=recorder), show=True
+        )
         if not maintenance.ok:
             raise JobFailedError(maintenance.failure_message())
     report = demo_report(config, storage, generated, seconds)
@@ -345,66 +358,20 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_maintenance(args: argparse.Namespace) -> int:
-    from medallion.maintenance import job, policy
+    from medallion.maintenance import job, plan, policy
 
     config = _config_from_args(args)
     _setup_logging(config)
-    tables = policy.parse_tables(args.tables)
     # unknown tables and an unsafe retention are refused before Spark starts (ConfigError -> exit 2)
-    job.check_retention(policy.select(tables), args.retention_hours, args.allow_unsafe_retention)
+    selected = policy.select(policy.parse_tables(config.maintenance_tables or None))
+    plan.check_retention(selected, config.retention_hours, config.allow_unsafe_retention)
     config = _start(args)  # locally: a root that holds no medallion warehouse is a usage error
     spark, storage = _runtime(config)
-    result = job.run(
-        config,
-        spark,
-        storage,
-        tables=tables,
-        retention_hours=args.retention_hours,
-        allow_unsafe_retention=args.allow_unsafe_retention,
-        dry_run=args.dry_run,
-    )
+    result = job.run(config, spark, storage, recorder=_recorder(config, storage))
     print(result.summary())
     if not result.ok:  # the other tables were maintained; the task still fails
         raise JobFailedError(result.failure_message())
     return EXIT_OK
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def _maintenance_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--tables",
-        default=None,
-        metavar="LAYER.TABLE[,...]",
-        help="only these tables, e.g. silver.events,gold.user_features (default: every table of the policy)",
-    )
-    p.add_argument(
-        "--retention-hours",
-        type=_non_negative_int,
-        default=None,
-        metavar="N",
-        help="VACUUM retention in hours for every table instead of the policy's (default 168); "
-        "below 168 is refused without --allow-unsafe-retention",
-    )
-    p.add_argument(
-        "--allow-unsafe-retention",
-        action="store_true",
-        help="accept a retention below 168 hours (7 days): running readers, incremental and streaming "
-        "consumers and time travel to the deleted versions may fail (logged as a WARNING)",
-    )
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="list what would be compacted and which files VACUUM would delete; change nothing",
-    )
 
 
 def cmd_policies(args: argparse.Namespace) -> int:
@@ -423,7 +390,17 @@ def cmd_integration_test(args: argparse.Namespace) -> int:
     return integration.run_cli(args, config, spark, storage)
 
 
-LOCAL_FIELDS = ("root", "events_dir", "shuffle_partitions", "max_files_per_trigger", "log_level", "engine")
+#: The local Spark settings.
+SPARK_FIELDS = ("spark_master", "spark_driver_memory", "shuffle_partitions")
+LOCAL_FIELDS = (
+    "root",
+    "events_dir",
+    "max_files_per_trigger",
+    "log_level",
+    "engine",
+    "maintenance",
+    *SPARK_FIELDS,
+)
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str] | None]] = {
     "bronze": (cmd_bronze, "ingest the configured source into bronze.events (structured streaming)", None),
@@ -440,14 +417,14 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str
     "demo": (
         cmd_demo,
         "generate events, run bronze -> silver -> gold (quality gates) -> maintenance, print a summary",
-        ("shuffle_partitions", "engine", "log_level"),
+        ("engine", "log_level", *SPARK_FIELDS),
     ),
     "policies": (cmd_policies, "check job clusters against the spot cluster policy, or sync it", ()),
     "integration-test": (
         cmd_integration_test,
         "run the pipeline on synthetic events and check the tables against the generator's ground truth",
         (
-            *("environment", "root", "catalog", "schema_prefix", "engine", "shuffle_partitions", "log_level"),
+            *("environment", "root", "catalog", "schema_prefix", "engine", "log_level", *SPARK_FIELDS),
             *("quality_bronze", "quality_silver", "quality_gold", "max_quarantine_rate", "min_quality_score"),
             *("mlflow_tracking_uri", "mlflow_experiment"),
         ),
@@ -481,22 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="landing folder of JSON-lines files (default: packaged sample events)",
             )
             p.add_argument("--json", action="store_true", help="also print a JSON summary line")
-            p.add_argument(
-                "--maintenance",
-                action="store_true",
-                help="after the pipeline, run the maintenance job (OPTIMIZE/Z-order, VACUUM) on the tables",
-            )
             fields = [f for f in fields if f != "events_dir"]
-        if name == "gold":
-            p.add_argument(
-                "--full-refresh",
-                action="store_true",
-                help="recompute every feature date from silver (after a feature change or a repair)",
-            )
-        if name == "quality":
-            _quality_arguments(p)
-        if name == "maintenance":
-            _maintenance_arguments(p)
         if name == "generate":
             _generate_arguments(p)
         if name == "demo":
@@ -509,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
             from medallion.deploy.policies import add_cli_arguments
 
             add_cli_arguments(p)
-        Config.add_arguments(p, only=fields)
+        add_config_arguments(p, only=fields, command=name)
         p.set_defaults(func=func)
     return parser
 

@@ -10,11 +10,10 @@ only the *name* of the secret scope and keys are (see :mod:`medallion.secrets`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -173,7 +172,84 @@ class Config:
         ),
     )
 
+    # --- gold --------------------------------------------------------------------------
+    full_refresh: bool = field(
+        default=False,
+        metadata=_help(
+            "gold: recompute every feature date from silver (after a feature change or a repair)",
+            commands=("gold",),
+        ),
+    )
+
+    # --- maintenance ---------------------------------------------------------------------
+    maintenance_tables: str = field(
+        default="",
+        metadata=_help(
+            "maintenance: only these tables, e.g. silver.events,gold.user_features (default: every table)",
+            commands=("maintenance",),
+            flag="--tables",
+        ),
+    )
+    retention_hours: int | None = field(
+        default=None,
+        metadata=_help(
+            "maintenance: VACUUM retention in hours for every table instead of the policy's (168 by "
+            "default); below 168 is refused without --allow-unsafe-retention",
+            commands=("maintenance",),
+        ),
+    )
+    allow_unsafe_retention: bool = field(
+        default=False,
+        metadata=_help(
+            "maintenance: accept a retention below 168 hours (7 days): running readers, incremental and "
+            "streaming consumers and time travel to the deleted versions may fail (logged as a WARNING)",
+            commands=("maintenance",),
+        ),
+    )
+    dry_run: bool = field(
+        default=False,
+        metadata=_help(
+            "maintenance: list what would be compacted and which files VACUUM would delete; change nothing",
+            commands=("maintenance",),
+        ),
+    )
+    maintenance: bool = field(
+        default=False,
+        metadata=_help(
+            "local: after the pipeline, run the maintenance job (OPTIMIZE/Z-order, VACUUM) on the tables",
+            commands=("local",),
+        ),
+    )
+
+    # --- the quality command -------------------------------------------------------------
+    check_layer: str = field(
+        default="",
+        metadata=_help("quality: layer of the table to validate", commands=("quality",), flag="--layer"),
+    )
+    check_table: str = field(
+        default="",
+        metadata=_help(
+            "quality: the table to validate, its name in the layer (e.g. events or user_features)",
+            commands=("quality",),
+            flag="--table",
+        ),
+    )
+    check_where: str = field(
+        default="",
+        metadata=_help(
+            "quality: SQL filter of the rows to validate, e.g. \"event_date >= DATE '2026-01-01'\"",
+            commands=("quality",),
+            flag="--where",
+        ),
+    )
+
     # --- run -----------------------------------------------------------------------------
+    spark_master: str = field(
+        default="local[*]", metadata=_help("local Spark master (ignored on Databricks)")
+    )
+    spark_driver_memory: str = field(
+        default="4g", metadata=_help("local Spark driver memory (ignored on Databricks)")
+    )
     shuffle_partitions: int = field(default=4, metadata=_help("spark.sql.shuffle.partitions for local runs"))
     log_level: str = field(
         default="INFO",
@@ -185,7 +261,7 @@ class Config:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            allowed = _literal_values(f.type)
+            allowed = literal_values(f.type)
             value = getattr(self, f.name)
             if allowed and value not in allowed:
                 raise ConfigError(f"{f.name}={value!r} is not one of {', '.join(allowed)}")
@@ -211,6 +287,8 @@ class Config:
                 f"log_level={self.log_level!r} (--log-level / MEDALLION_LOG_LEVEL) is not a log level: "
                 f"use one of {', '.join(LOG_LEVELS)} (any case)"
             )
+        if self.retention_hours is not None and self.retention_hours < 0:
+            raise ConfigError(f"retention_hours={self.retention_hours} must be >= 0")
         if self.max_files_per_trigger < 1 or self.max_offsets_per_trigger < 1:
             raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
         if self.environment == "databricks" and self.kafka_security_protocol != "SASL_SSL":
@@ -291,31 +369,6 @@ class Config:
     def field_names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
 
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
-        """Add ``--field-name`` options (default None so env/defaults apply) to a parser."""
-        group = parser.add_argument_group("configuration (also MEDALLION_<NAME> environment variables)")
-        for f in fields(cls):
-            if only is not None and f.name not in only:
-                continue
-            flag = "--" + f.name.replace("_", "-")
-            default = f.default
-            helptext = f"{f.metadata.get('help', '')} (default: {default!r})"
-            allowed = _literal_values(f.type)
-            if f.type in ("bool", bool):
-                group.add_argument(
-                    flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=helptext
-                )
-            else:
-                group.add_argument(
-                    flag,
-                    dest=f.name,
-                    default=None,
-                    choices=allowed or None,
-                    metavar=None if allowed else f.name.upper(),
-                    help=helptext,
-                )
-
     def describe(self) -> dict[str, Any]:
         """Config as a plain dict, safe to log (it holds no secret values by construction)."""
         return dataclasses.asdict(self)
@@ -333,7 +386,13 @@ def parse_trigger(trigger: str) -> dict[str, Any]:
     raise ConfigError(f"trigger={trigger!r}: use available-now or processing-time:<interval>")
 
 
-def _literal_values(tp: Any) -> tuple[str, ...]:
+def base_type(f: dataclasses.Field) -> str:
+    """``int`` for ``int``, ``int | None`` and ``Optional[int]`` annotations (as strings or types)."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return kind.replace("| None", "").replace("Optional[", "").rstrip("]").strip()
+
+
+def literal_values(tp: Any) -> tuple[str, ...]:
     if isinstance(tp, str):
         tp = {
             "Environment": Environment,
@@ -349,7 +408,9 @@ def _literal_values(tp: Any) -> tuple[str, ...]:
 
 
 def _coerce(f: dataclasses.Field, value: Any, *, source: str) -> Any:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    kind = base_type(f)
+    if f.default is None and (value is None or str(value).strip().lower() in ("", "none")):
+        return None
     if kind == "float":
         try:
             return float(value)

@@ -8,12 +8,13 @@ from medallion.config import Config
 
 #: size -> (days, records per day, users, videos)
 DEMO_SIZES = {"tiny": (2, 200, 40, 25), "small": (3, 3_000, 1_000, 300), "medium": (7, 25_000, 10_000, 2_000)}
+#: The tables whose row counts the demo prints (the registry's order).
 DEMO_TABLES = (
-    ("bronze", "events"),
-    ("silver", "events"),
-    ("silver", "events_quarantine"),
-    ("gold", "user_features"),
-    ("gold", "video_features"),
+    "bronze.events",
+    "silver.events",
+    "silver.events_quarantine",
+    "gold.user_features",
+    "gold.video_features",
 )
 
 
@@ -22,17 +23,19 @@ def demo_report(config: Config, storage: Any, generated: Any, seconds: dict[str,
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    def read(layer: str, name: str, where: str | None = None):
-        table = config.table(layer, name)
+    from medallion.tables import FEATURE_TABLES, QUALITY_RESULTS, SILVER_QUARANTINE, SILVER_RUNS, by_key
+
+    def read(spec, where: str | None = None):
+        table = spec.location(config)
         return storage.read(table, where=where) if storage.exists(table) else None
 
-    rows = {f"{la}.{t}": (df.count() if (df := read(la, t)) is not None else None) for la, t in DEMO_TABLES}
-    quarantine = read("silver", "events_quarantine")
+    rows = {key: (df.count() if (df := read(by_key(key))) is not None else None) for key in DEMO_TABLES}
+    quarantine = read(SILVER_QUARANTINE)
     reasons = quarantine.select(F.explode("reasons").alias("r")).groupBy("r").count().collect()
-    runs = read("ops", "silver_runs")
+    runs = read(SILVER_RUNS)
     duplicates = runs.agg(F.sum("duplicates_dropped")).first()[0] or 0
     quality = []
-    if (results := read("ops", "quality_results")) is not None:
+    if (results := read(QUALITY_RESULTS)) is not None:
         latest = Window.partitionBy("table_name").orderBy(F.col("checked_at").desc())
         newest = results.withColumn("n", F.row_number().over(latest)).where("n = 1")
         for r in newest.orderBy("table_name").collect():
@@ -45,11 +48,12 @@ def demo_report(config: Config, storage: Any, generated: Any, seconds: dict[str,
                 }
             )
     top: dict[str, Any] = {}
-    for key, name in (("user_id", "user_features"), ("video_id", "video_features")):
-        latest_date = read("gold", name).agg(F.max("feature_date")).first()[0]
+    for spec in FEATURE_TABLES:
+        key, name = spec.entity_key, spec.name
+        latest_date = read(spec).agg(F.max("feature_date")).first()[0]
         best = []
         if latest_date is not None:
-            features = read("gold", name, where=f"feature_date = DATE '{latest_date.isoformat()}'")
+            features = read(spec, where=f"feature_date = DATE '{latest_date.isoformat()}'")
             best = features.orderBy(F.desc("watch_time_7d"), key).limit(5).collect()
         top[name] = {"feature_date": latest_date, "top": [[r[key], r["watch_time_7d"]] for r in best]}
     truth = generated.as_dict()

@@ -181,6 +181,7 @@ def run_integration_test(
     from medallion.bronze import job as bronze_job
     from medallion.gold import job as gold_job
     from medallion.quality import QualityGate
+    from medallion.runs import RunRecorder
     from medallion.silver import job as silver_job
 
     base = f"{(work_root or default_work_root(config)).rstrip('/')}/{run_id}"
@@ -200,18 +201,19 @@ def run_integration_test(
     log.info("integration test %s: %s records in %s", run_id, truth.events, landing)
 
     gate = QualityGate(config, storage, run_id=f"integration-{run_id}")
+    recorder = RunRecorder(config, storage)
     started = time.monotonic()
-    bronze = bronze_job.run(config, spark, storage, gate=gate)
+    bronze = bronze_job.run(config, spark, storage, gate=gate, recorder=recorder)
     seconds["bronze"] = time.monotonic() - started
     report.stages["bronze"] = bronze.summary()
 
     started = time.monotonic()
-    silver = silver_job.run(config, spark, storage, gate=gate)
+    silver = silver_job.run(config, spark, storage, gate=gate, recorder=recorder)
     seconds["silver"] = time.monotonic() - started
     report.stages["silver"] = silver.summary()
 
     started = time.monotonic()
-    gold = gold_job.run(config, spark, storage, gate=gate)
+    gold = gold_job.run(config, spark, storage, gate=gate, recorder=recorder)
     seconds["gold"] = time.monotonic() - started
     report.stages["gold"] = gold.summary()
     for outcome in gate.results:

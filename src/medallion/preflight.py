@@ -114,7 +114,7 @@ def check_writable(path: str, flag: str = "--root") -> None:
 def check_warehouse(config: Config) -> None:
     """``medallion maintenance`` maintains the tables an earlier run created: the root must hold
     at least one of them, or it is a typo."""
-    from medallion.maintenance.policy import POLICIES
+    from medallion.tables import TABLES  # not at import: preflight runs before anything loads Spark
 
     root = Path(config.root).absolute()
     if not root.is_dir():
@@ -122,9 +122,9 @@ def check_warehouse(config: Config) -> None:
             f"--root {config.root}: no such folder, so no medallion warehouse is there; check the path "
             "(maintenance works on the tables of an earlier run)"
         )
-    tables = [config.table(p.layer, p.name) for p in POLICIES]
+    tables = [spec.location(config) for spec in TABLES]
     if not any((Path(t) / "_delta_log").is_dir() for t in tables):
-        names = ", ".join(p.key for p in POLICIES)
+        names = ", ".join(spec.key for spec in TABLES)
         raise ConfigError(
             f"--root {config.root} holds none of the medallion tables ({names}): no medallion "
             "warehouse is there; check the path (maintenance works on the tables of an earlier run)"

@@ -28,29 +28,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from medallion.storage import DeltaStorage, Txn
-from medallion.storage.sql import quote_string
+from medallion.storage.quoting import quote_string
+from medallion.tables.ops import PROGRESS_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-PROGRESS_TABLE = ("ops", "progress")
 STARTED = "started"
 COMMITTED = "committed"
-
-PROGRESS_SCHEMA = StructType(
-    [
-        StructField("consumer", StringType(), False),
-        StructField("target_id", StringType(), False),  # Delta table id of the consumer's target
-        StructField("status", StringType(), False),
-        StructField("start_version", LongType(), False),
-        StructField("end_version", LongType(), False),
-        StructField("run_id", StringType(), False),
-        StructField("recorded_time", TimestampType(), False),
-    ]
-)
 
 
 @dataclass(frozen=True)

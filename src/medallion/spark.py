@@ -99,6 +99,8 @@ def kafka_package() -> str:
 def local_session_builder(
     app_name: str = "medallion",
     shuffle_partitions: int = 4,
+    master: str = "local[*]",
+    driver_memory: str = "4g",
     warehouse: str | None = None,
     *,
     delta: bool = False,
@@ -115,7 +117,7 @@ def local_session_builder(
     ensure_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
-        SparkSession.builder.master(os.environ.get("MEDALLION_SPARK_MASTER", "local[*]"))
+        SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
@@ -123,7 +125,7 @@ def local_session_builder(
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.default.parallelism", str(max(2, shuffle_partitions)))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.memory", os.environ.get("MEDALLION_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.driver.memory", driver_memory)
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         # Delta's VACUUM and file listings fan out to this many tasks (default 10,000): on one
         # machine that is minutes of empty tasks.
@@ -181,6 +183,8 @@ def get_spark(config: Config) -> SparkSession:
     return start_session(
         local_session_builder(
             shuffle_partitions=config.shuffle_partitions,
+            master=config.spark_master,
+            driver_memory=config.spark_driver_memory,
             delta=config.resolved_engine == "spark-delta",
             kafka=config.source == "kafka",
         )

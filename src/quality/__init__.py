@@ -9,12 +9,14 @@ from medallion.quality.gate import (
     SuiteRunner,
     validate_table,
 )
-from medallion.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, ExpectationOutcome, GateResult
-from medallion.quality.suites import SUITES, SuiteSpec, default_params, get_spec
+from medallion.quality.results import ExpectationOutcome, GateResult
+from medallion.quality.suites import SUITES, SuiteSpec, default_params, suite_of
+from medallion.tables import QUALITY_RESULTS
+from medallion.tables.ops import QUALITY_RESULTS_SCHEMA
 
 __all__ = [
-    "RESULTS_SCHEMA",
-    "RESULTS_TABLE",
+    "QUALITY_RESULTS",
+    "QUALITY_RESULTS_SCHEMA",
     "SUITES",
     "ExpectationOutcome",
     "GateResult",
@@ -24,6 +26,6 @@ __all__ = [
     "SuiteRunner",
     "SuiteSpec",
     "default_params",
-    "get_spec",
+    "suite_of",
     "validate_table",
 ]

@@ -13,50 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql.types import (
-    ArrayType,
-    BooleanType,
-    DoubleType,
-    LongType,
-    MapType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
+from medallion.tables import QUALITY_RESULTS
+from medallion.tables.ops import QUALITY_RESULTS_SCHEMA, QualityResultRow, rows_frame
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-
     from medallion.config import Config
     from medallion.storage import DeltaStorage
-
-RESULTS_TABLE = ("ops", "quality_results")
-
-RESULTS_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),  # the job run that ran the check
-        StructField("checked_at", TimestampType(), False),  # UTC
-        StructField("layer", StringType(), False),  # bronze | silver | gold
-        StructField("table_name", StringType(), False),  # logical <layer>.<table>
-        StructField("table_location", StringType(), True),  # folder locally, UC name on Databricks
-        StructField("suite", StringType(), False),  # suite name(s) validated, comma separated
-        StructField("mode", StringType(), False),  # enforce | warn | off
-        StructField("status", StringType(), False),  # passed | failed | skipped
-        StructField("success", BooleanType(), True),  # null when skipped
-        StructField("evaluated_expectations", LongType(), False),
-        StructField("successful_expectations", LongType(), False),
-        StructField("failed_expectations", LongType(), False),
-        StructField("quality_score", DoubleType(), True),  # successful / evaluated; null when skipped
-        StructField("alert", BooleanType(), False),  # quality_score < min_quality_score
-        StructField("failed_expectation_names", ArrayType(StringType(), False), False),
-        # expectation name -> % of rows (of its domain) that broke it; row-level expectations only
-        StructField("unexpected_percent", MapType(StringType(), DoubleType(), False), False),
-        StructField("details", StringType(), False),  # JSON: every expectation + batch metrics
-        StructField("duration_ms", LongType(), False),
-        StructField("mlflow_run_id", StringType(), True),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -198,36 +160,31 @@ class GateResult:
             sort_keys=True,
         )
 
-    def as_row(self) -> tuple:
-        return (
-            self.run_id,
-            self.checked_at,
-            self.layer,
-            self.table,
-            self.location,
-            self.suite,
-            self.mode,
-            self.status,
-            None if self.skipped else self.success,
-            self.evaluated,
-            self.successful,
-            self.failed,
-            self.score,
-            self.alert,
-            [o.name for o in self.failures],
-            self.unexpected_percent,
-            self.details_json(),
-            round(self.duration_s * 1000),
-            self.mlflow_run_id,
+    def row(self) -> QualityResultRow:
+        return QualityResultRow(
+            run_id=self.run_id,
+            checked_at=self.checked_at,
+            layer=self.layer,
+            table_name=self.table,
+            table_location=self.location,
+            suite=self.suite,
+            mode=self.mode,
+            status=self.status,
+            success=None if self.skipped else self.success,
+            evaluated_expectations=self.evaluated,
+            successful_expectations=self.successful,
+            failed_expectations=self.failed,
+            quality_score=self.score,
+            alert=self.alert,
+            failed_expectation_names=[o.name for o in self.failures],
+            unexpected_percent=self.unexpected_percent,
+            details=self.details_json(),
+            duration_ms=round(self.duration_s * 1000),
+            mlflow_run_id=self.mlflow_run_id,
         )
-
-
-def results_frame(spark: SparkSession, results: Sequence[GateResult]) -> DataFrame:
-    return spark.createDataFrame([r.as_row() for r in results], RESULTS_SCHEMA)
 
 
 def write_results(storage: DeltaStorage, config: Config, results: Sequence[GateResult]) -> None:
     """Append result rows to ``ops.quality_results`` (created on first use)."""
-    table = config.table(*RESULTS_TABLE)
-    storage.create_if_missing(table, RESULTS_SCHEMA)
-    storage.append(results_frame(storage.spark, results), table)
+    table = QUALITY_RESULTS.create_if_missing(storage, config)
+    storage.append(rows_frame(storage.spark, QUALITY_RESULTS_SCHEMA, [r.row() for r in results]), table)

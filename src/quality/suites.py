@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from medallion.config import Config
+    from medallion.tables import TableSpec
 
 MAX_WATCH_TIME_MS = int(load_contract().field("watch_time_ms").maximum)  # the event contract's bound
 #: Oldest event date silver accepts: the same bound as silver's own validation
@@ -319,8 +320,9 @@ class SuiteSpec:
         return f"{self.layer}.{self.table}"
 
 
-SUITES: dict[tuple[str, str], SuiteSpec] = {
-    ("bronze", "events"): SuiteSpec(
+#: Every suite, by name (``<layer>.<table>``, what a TableSpec names as its ``quality_suite``).
+SUITES: dict[str, SuiteSpec] = {
+    "bronze.events": SuiteSpec(
         "bronze",
         "events",
         rows=lambda p: bronze_events_suite(),
@@ -329,7 +331,7 @@ SUITES: dict[tuple[str, str], SuiteSpec] = {
         batch_metrics=("inputs_read", "rows (optional: counted)"),
         batch_ready=lambda m: "inputs_read" in m,
     ),
-    ("silver", "events"): SuiteSpec(
+    "silver.events": SuiteSpec(
         "silver",
         "events",
         rows=lambda p: silver_events_suite(p["event_types"], p["min_event_date"], p["max_event_date"]),
@@ -338,7 +340,7 @@ SUITES: dict[tuple[str, str], SuiteSpec] = {
         batch_metrics=("rows_read", "rows_quarantined"),
         batch_ready=lambda m: "rows_read" in m and "rows_quarantined" in m,
     ),
-    ("gold", "user_features"): SuiteSpec(
+    "gold.user_features": SuiteSpec(
         "gold",
         "user_features",
         rows=lambda p: gold_user_features_suite(p.get("columns")),
@@ -347,7 +349,7 @@ SUITES: dict[tuple[str, str], SuiteSpec] = {
         batch_metrics=GOLD_BATCH_METRICS,
         batch_ready=_gold_ready,
     ),
-    ("gold", "video_features"): SuiteSpec(
+    "gold.video_features": SuiteSpec(
         "gold",
         "video_features",
         rows=lambda p: gold_video_features_suite(p.get("columns")),
@@ -359,18 +361,17 @@ SUITES: dict[tuple[str, str], SuiteSpec] = {
 }
 
 
-def get_spec(layer: str, table: str) -> SuiteSpec:
-    try:
-        return SUITES[(layer, table)]
-    except KeyError:
-        known = ", ".join(f"{la}.{t}" for la, t in SUITES)
-        raise ConfigError(f"no quality suite for {layer}.{table} (known: {known})") from None
+def suite_of(table: TableSpec) -> SuiteSpec:
+    """The suite the registry names for ``table`` (its ``quality_suite``)."""
+    if table.quality_suite is None or table.quality_suite not in SUITES:
+        raise ConfigError(f"no quality suite for {table.key} (tables with one: {', '.join(SUITES)})")
+    return SUITES[table.quality_suite]
 
 
-def default_params(config: Config, layer: str, table: str, today: dt.date | None = None) -> dict[str, Any]:
+def default_params(config: Config, table: TableSpec, today: dt.date | None = None) -> dict[str, Any]:
     """Suite parameters from the config: contract event types, accepted event-date range
     (:data:`DEFAULT_MIN_EVENT_DATE` .. today + :data:`DEFAULT_MAX_FUTURE_DAYS`), max rate."""
-    if layer != "silver":
+    if table.layer != "silver":
         return {}
     from medallion.contract import load_contract
 

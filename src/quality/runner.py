@@ -1,0 +1,230 @@
+"""Running Great Expectations suites on Spark DataFrames: :class:`SuiteRunner` registers each suite
+once per gate (one lazy, ephemeral GX context) and turns GX's validation results into
+:class:`medallion.quality.results.ExpectationOutcome` rows.
+
+A check is a fast ``BOOLEAN_ONLY`` checkpoint run over the (temporarily cached) DataFrame; only when
+something failed is a second, ``SUMMARY`` pass run over the failed expectations alone, to collect
+unexpected percentages and sample values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from medallion.quality.results import ExpectationOutcome
+from medallion.quality.suites import expectation_columns, expectation_name
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
+
+SAMPLE_VALUES = 5  # offending values kept per failed expectation
+_SAMPLE_CHARS = 80
+_DATASOURCE = "medallion"
+
+
+# --- GX execution --------------------------------------------------------------------------
+@dataclass
+class _Registered:
+    fingerprint: str
+    suite: Any  # gx.ExpectationSuite (as stored in the context)
+    batch_definition: Any
+    checkpoint: Any
+
+
+class SuiteRunner:
+    """Runs expectation suites on Spark DataFrames in one (lazily created) GX context.
+
+    Each suite name is registered once (suite, whole-DataFrame batch definition, validation
+    definition, ``BOOLEAN_ONLY`` checkpoint) and re-registered only if its expectations change.
+    """
+
+    def __init__(self, context: Any = None) -> None:
+        self._context = context
+        self._registered: dict[str, _Registered] = {}
+        self._datasource: Any = None
+        self._batch_definitions: dict[str, Any] = {}
+
+    @property
+    def context(self) -> Any:
+        if self._context is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            # In-memory stores, no data docs site, no progress bars on stderr, no analytics.
+            config = DataContextConfig(
+                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+                analytics_enabled=False,
+            )
+            self._context = gx.get_context(mode="ephemeral", project_config=config)
+        return self._context
+
+    def _batch_definition(self, asset_name: str) -> Any:
+        # add_or_update / get-or-add throughout, so that a file context (gx/) reused across runs
+        # works as well as the default ephemeral one.
+        if asset_name not in self._batch_definitions:
+            if self._datasource is None:
+                # persist=False: GX would persist() every batch and never unpersist it; the gate
+                # caches the candidate itself for the duration of a check.
+                self._datasource = self.context.data_sources.add_or_update_spark(_DATASOURCE, persist=False)
+            if asset_name in self._datasource.get_asset_names():
+                asset = self._datasource.get_asset(asset_name)
+            else:
+                asset = self._datasource.add_dataframe_asset(name=asset_name)
+            if any(b.name == "whole" for b in asset.batch_definitions):
+                definition = asset.get_batch_definition("whole")
+            else:
+                definition = asset.add_batch_definition_whole_dataframe("whole")
+            self._batch_definitions[asset_name] = definition
+        return self._batch_definitions[asset_name]
+
+    def _register(self, suite: Any) -> _Registered:
+        import great_expectations as gx
+
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                [e.configuration.to_json_dict() for e in suite.expectations], sort_keys=True, default=str
+            ).encode()
+        ).hexdigest()[:12]
+        known = self._registered.get(suite.name)
+        if known is not None and known.fingerprint == fingerprint:
+            return known
+        ctx = self.context
+        name = f"{suite.name}#{fingerprint}"
+        if known is not None:  # the suite's parameters changed within this context's lifetime
+            with contextlib.suppress(Exception):
+                ctx.checkpoints.delete(known.checkpoint.name)
+            with contextlib.suppress(Exception):
+                ctx.validation_definitions.delete(known.checkpoint.name)
+            with contextlib.suppress(Exception):
+                ctx.suites.delete(known.suite.name)
+        batch_definition = self._batch_definition(suite.name.replace(".", "_"))
+        stored = ctx.suites.add_or_update(
+            gx.ExpectationSuite(name=name, expectations=list(suite.expectations))
+        )
+        validation = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=stored)
+        )
+        checkpoint = ctx.checkpoints.add_or_update(
+            gx.Checkpoint(name=name, validation_definitions=[validation], result_format="BOOLEAN_ONLY")
+        )
+        registered = _Registered(fingerprint, stored, batch_definition, checkpoint)
+        self._registered[suite.name] = registered
+        return registered
+
+    def run(self, suite: Any, df: DataFrame, label: str | None = None) -> list[ExpectationOutcome]:
+        """Validate ``df`` with ``suite`` through its checkpoint; details for failures only."""
+        import great_expectations as gx
+
+        label = label or suite.name
+        registered = self._register(suite)
+        checkpoint_result = registered.checkpoint.run(batch_parameters={"dataframe": df})
+        results = [r for vr in checkpoint_result.run_results.values() for r in vr.results]
+        by_name = {expectation_name(r.expectation_config): r for r in results}
+        failed = [n for n, r in by_name.items() if not r.success]
+        details: dict[str, Any] = {}
+        if failed:
+            copies = [
+                e.copy(update={"id": None}, deep=True)
+                for e in registered.suite.expectations
+                if expectation_name(e) in failed
+            ]
+            batch = registered.batch_definition.get_batch(batch_parameters={"dataframe": df})
+            detail = batch.validate(
+                gx.ExpectationSuite(name=f"{suite.name}.details", expectations=copies),
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES},
+            )
+            details = {expectation_name(r.expectation_config): r for r in detail.results}
+        order = [expectation_name(e) for e in suite.expectations]
+        return [_outcome(label, by_name[n], details.get(n)) for n in sorted(by_name, key=_index_in(order))]
+
+
+def _index_in(order: list[str]):
+    return lambda name: order.index(name) if name in order else len(order)
+
+
+_MAP_PREFIXES = (
+    "expect_column_values_",
+    "expect_column_pair_values_",
+    "expect_compound_columns_",
+    "expect_multicolumn_",
+)
+
+
+def _outcome(suite: str, fast: Any, detail: Any | None) -> ExpectationOutcome:
+    config = fast.expectation_config
+    is_map = config.type.startswith(_MAP_PREFIXES) and config.type != "expect_column_values_to_be_of_type"
+    source = detail if detail is not None else fast
+    result = dict(source.result or {})
+    exception = _exception_message(source.exception_info) or _exception_message(fast.exception_info)
+    percent = result.get("unexpected_percent")
+    if percent is None and fast.success and is_map and exception is None:
+        percent = 0.0  # a passed row-level expectation had no unexpected rows
+    samples = tuple(_render(v) for v in (result.get("partial_unexpected_list") or [])[:SAMPLE_VALUES])
+    return ExpectationOutcome(
+        name=expectation_name(config),
+        expectation_type=config.type,
+        suite=suite,
+        columns=expectation_columns(config),
+        success=bool(fast.success),
+        unexpected_percent=None if percent is None else float(percent),
+        unexpected_count=_int_or_none(result.get("unexpected_count")),
+        element_count=_int_or_none(result.get("element_count")),
+        sample_values=samples,
+        observed_value=plain(result.get("observed_value")),
+        exception=exception,
+    )
+
+
+def _exception_message(info: Any) -> str | None:
+    if not isinstance(info, Mapping):
+        return None
+    if info.get("raised_exception") and info.get("exception_message"):
+        return str(info["exception_message"]).strip().splitlines()[0][:300]
+    for value in info.values():  # {metric id: {raised_exception, exception_message, ...}}
+        if isinstance(value, Mapping) and value.get("exception_message"):
+            return str(value["exception_message"]).strip().splitlines()[0][:300]
+    return None
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        text = repr(bytes(value))
+    elif isinstance(value, str):
+        text = repr(value)
+    elif value is None:
+        text = "null"
+    elif isinstance(value, (dt.date, dt.datetime, int, float, bool)):
+        text = str(plain(value))
+    else:
+        text = json.dumps(plain(value), default=str)
+    return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 3] + "..."
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return repr(bytes(value))
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
