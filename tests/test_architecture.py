@@ -16,8 +16,12 @@ PACKAGE_DIRS = {
     **{f"medallion.{layer}": SRC / layer for layer in ("bronze", "silver", "gold", "quality", "maintenance")},
 }
 LAYERS = tuple(f"medallion.{layer}" for layer in ("bronze", "silver", "gold", "quality", "maintenance"))
-APP = tuple(f"medallion.{m}" for m in ("cli", "demo", "integration", "synthetic", "preflight", "runlock"))
+APP = tuple(
+    f"medallion.{m}" for m in ("cli", "demo", "integration", "synthetic", "preflight", "runlock", "runtime")
+)
 DEPLOY = ("medallion.deploy",)
+#: A module longer than this is doing more than one thing: split it along its seams.
+MAX_MODULE_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
@@ -90,3 +94,12 @@ def test_imports_point_down_the_house(module):
     }
     wrong = sorted(i for i in imported if _kind(i) in forbidden[kind] and i != module)
     assert not wrong, f"{module} ({kind}) imports {wrong}"
+
+
+def test_modules_stay_small():
+    long = {
+        name: n
+        for name, path in _modules().items()
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"

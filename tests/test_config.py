@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from medallion.config import Config, ConfigError, parse_trigger
+from medallion.config import Config, ConfigError
+from medallion.config_values import parse_trigger
 from medallion.options import reference_table
 from medallion.spark import JavaNotFoundError, ensure_java
 

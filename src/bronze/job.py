@@ -21,7 +21,8 @@ from medallion.bronze.ledger import LandingLedger
 from medallion.bronze.plan import BronzeResult, FileTriage, triage
 from medallion.bronze.sources import default_events_dir, explain_stream_failure, list_landing, read_stream
 from medallion.bronze.transforms import add_ingestion_metadata, file_records, normalize_files
-from medallion.config import Config, parse_trigger
+from medallion.config import Config
+from medallion.config_values import parse_trigger
 from medallion.runs import Gate, JobRun, RunRecorder, recording
 from medallion.secrets import SecretProvider
 from medallion.storage import DeltaStorage, Txn

@@ -16,161 +16,53 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from medallion import __version__, failures
-from medallion.config import Config, ConfigError
-from medallion.demo import DEMO_SIZES
+from medallion.config import ConfigError
+from medallion.demo import cmd_demo, cmd_generate, demo_arguments, generate_arguments
 from medallion.errors import JobFailedError
 from medallion.options import add_config_arguments
-from medallion.preflight import preflight
-from medallion.runlock import LOCKED_COMMANDS, root_lock
+from medallion.runtime import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    cmd_stage,
+    config_from_args,
+    gate_for,
+    raise_for_bad_files,
+    recorder_for,
+    run_stage,
+    runtime,
+    setup_logging,
+    start,
+)
 
 log = logging.getLogger("medallion")
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-EXIT_CODES_HELP = """exit codes:
-  0  success
-  1  the run failed (a job, a quality gate, a table, the storage, a landing file bronze could
-     not ingest (enforce mode), another run holding the root's lock); the one-line message
-     says what is wrong and what to do
-  2  usage error: a bad flag or value, a missing --events folder, a --root that is a file or
-     cannot be written, maintenance on a folder without a medallion warehouse; nothing was changed
---log-level DEBUG also prints the full traceback of a failure."""
-
-
-def _config_from_args(args: argparse.Namespace, **overrides: Any) -> Config:
-    values = {k: v for k, v in vars(args).items() if k in Config.field_names()}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Config.from_sources(values)
-
-
-#: Libraries whose INFO logging drowns a run's own summary (Great Expectations alone logs hundreds
-#: of lines per checkpoint): WARNING and above only, unless --log-level DEBUG.
-THIRD_PARTY_LOGGERS = ("great_expectations", "mlflow", "alembic", "urllib3", "deltalake")
-#: Never below WARNING, not even with DEBUG: py4j's DEBUG log prints every command sent to the JVM,
-#: the Kafka/Event Hubs connector options (credentials) included.
-NEVER_VERBOSE_LOGGERS = ("py4j", "pyspark")
-
-
-def _setup_logging(config: Config) -> None:
-    """``--log-level`` is the level of medallion's own loggers (all under ``medallion.``); other
-    libraries log WARNING and above, everything only with DEBUG."""
-    level = getattr(logging, config.log_level.upper(), logging.INFO)
-    debug = level <= logging.DEBUG
-    logging.basicConfig(
-        level=level if debug else max(level, logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("medallion").setLevel(level)
-    if not debug:  # MLflow sets its own logger's level when it is imported (later, lazily)
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    for noisy in THIRD_PARTY_LOGGERS:
-        logging.getLogger(noisy).setLevel(level if debug else max(level, logging.WARNING))
-    for secretive in NEVER_VERBOSE_LOGGERS:
-        logging.getLogger(secretive).setLevel(max(level, logging.WARNING))
-
-
-def _start(args: argparse.Namespace, **overrides: Any) -> Config:
-    """The command's config, its preconditions checked (ConfigError, exit 2, with nothing changed)
-    and, for a command that writes, the lock of its local root taken (released when the command
-    ends)."""
-    config = _config_from_args(args, **overrides)
-    _setup_logging(config)
-    args.medallion_config = config  # for the failure explanation of main()
-    preflight(config, args.command)
-    cleanup = getattr(args, "medallion_cleanup", None)
-    if args.command in LOCKED_COMMANDS and cleanup is not None:
-        cleanup.enter_context(root_lock(config, args.command))
-    return config
-
-
-def _runtime(config: Config):
-    from medallion.spark import get_spark
-    from medallion.storage import get_storage
-
-    spark = get_spark(config)
-    _quiet_jvm_logs(spark, config)
-    return spark, get_storage(spark, config)
-
-
-def _quiet_jvm_logs(spark, config: Config) -> None:
-    """Locally, Spark's own log4j output (a failed task or streaming query logs its Java stack trace
-    at ERROR) is off unless --log-level DEBUG: a failure is explained in one line by main()."""
-    if config.environment == "databricks":
-        return  # the driver log keeps the runtime's own logging
-    spark.sparkContext.setLogLevel("WARN" if config.log_level.upper() == "DEBUG" else "OFF")
-
 
 # --- commands ------------------------------------------------------------------------------
-def _gate(config: Config, storage):
-    """One quality gate (one GX context) per process, shared by every stage it runs."""
-    from medallion.quality import QualityGate
-
-    return QualityGate(config, storage)
-
-
-def _recorder(config: Config, storage):
-    """The run recorder of a command: one ops.runs row (and MLflow run) per job run."""
-    from medallion.runs import RunRecorder
-
-    return RunRecorder(config, storage)
-
-
-def _run_stage(layer: str, config: Config, spark, storage, gate, recorder) -> Any:
-    """Run one pipeline stage with its quality gate and print its summary and gate outcomes."""
-    import importlib
-
-    job = importlib.import_module(f"medallion.{layer}.job")
-    seen = len(gate.results)
-    result = job.run(config, spark, storage, gate=gate, recorder=recorder)
-    print(result.summary())
-    for outcome in gate.results[seen:]:
-        print(f"  quality: {outcome.summary()}")
-    return result
-
-
-def _cmd_stage(layer: str, args: argparse.Namespace) -> int:
-    config = _start(args)
-    spark, storage = _runtime(config)
-    gate = _gate(config, storage)
-    result = _run_stage(layer, config, spark, storage, gate, _recorder(config, storage))
-    gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task
-    _raise_for_bad_files(config, result)
-    return EXIT_OK
-
-
-def _raise_for_bad_files(config: Config, result: Any) -> None:
-    """Landing files bronze could not ingest (recorded in ops.bad_files) fail the task in enforce
-    mode - once, in the run that found them, after every other file was ingested."""
-    if getattr(result, "bad_files", None) and config.quality_mode("bronze") == "enforce":
-        raise JobFailedError(result.failure_message())
-
-
 def cmd_bronze(args: argparse.Namespace) -> int:
-    return _cmd_stage("bronze", args)
+    return cmd_stage("bronze", args)
 
 
 def cmd_silver(args: argparse.Namespace) -> int:
-    return _cmd_stage("silver", args)
+    return cmd_stage("silver", args)
 
 
 def cmd_gold(args: argparse.Namespace) -> int:
-    return _cmd_stage("gold", args)
+    return cmd_stage("gold", args)
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    config = _start(args, environment="local", source="files")
-    spark, storage = _runtime(config)
+    config = start(args, environment="local", source="files")
+    spark, storage = runtime(config)
     print(f"medallion local: landing folder {config.events_dir or '(packaged sample events)'}")
     print(f"                 warehouse      {config.root}")
-    gate, recorder = _gate(config, storage), _recorder(config, storage)
+    gate, recorder = gate_for(config, storage), recorder_for(config, storage)
     summary: dict[str, Any] = {}
-    bronze = _run_stage("bronze", config, spark, storage, gate, recorder)
+    bronze = run_stage("bronze", config, spark, storage, gate, recorder)
     summary["bronze"] = bronze.as_dict()
-    summary["silver"] = _run_stage("silver", config, spark, storage, gate, recorder).as_dict()
-    summary["gold"] = _run_stage("gold", config, spark, storage, gate, recorder).as_dict()
+    summary["silver"] = run_stage("silver", config, spark, storage, gate, recorder).as_dict()
+    summary["gold"] = run_stage("gold", config, spark, storage, gate, recorder).as_dict()
     summary["quality"] = [
         {"table": r.table, "status": r.status, "score": r.score, "alert": r.alert} for r in gate.results
     ]
@@ -186,7 +78,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     if maintenance is not None and not maintenance.ok:
         raise JobFailedError(maintenance.failure_message())
     gate.raise_for_alerts()
-    _raise_for_bad_files(config, bronze)
+    raise_for_bad_files(config, bronze)
     return EXIT_OK
 
 
@@ -194,7 +86,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from medallion.quality.gate import validate_table
     from medallion.tables import by_key
 
-    config = _start(args)
+    config = start(args)
     if not (config.check_layer and config.check_table):
         raise ConfigError(
             "quality: name the table to validate with --layer and --table, e.g. --layer silver --table events"
@@ -203,171 +95,24 @@ def cmd_quality(args: argparse.Namespace) -> int:
         table = by_key(f"{config.check_layer}.{config.check_table}")
     except KeyError as exc:
         raise ConfigError(str(exc.args[0])) from None
-    _, storage = _runtime(config)
+    _, storage = runtime(config)
     # enforce mode: a failed check raises QualityGateError (a JobFailedError) -> exit 1
     result = validate_table(config, storage, table, where=config.check_where or None)
     print(result.message())
     return EXIT_OK
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from medallion.synthetic import SyntheticSpec, write_landing
-
-    try:
-        spec = SyntheticSpec(
-            seed=args.seed,
-            users=args.users,
-            videos=args.videos,
-            days=args.days,
-            events_per_day=args.events_per_day,
-            start_date=args.start_date,
-            files_per_day=args.files_per_day,
-            duplicate_rate=args.duplicate_rate,
-            late_rate=args.late_rate,
-            invalid_rate=args.invalid_rate,
-        )
-        summary = write_landing(spec, args.events, overwrite=args.overwrite)
-    except FileExistsError as exc:
-        raise ConfigError(f"{exc}: use another --events folder or --overwrite") from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    print(summary.summary())
-    if spec.end_date > dt.datetime.now(dt.timezone.utc).date():
-        print("warning: events later than ingestion + 1 day are quarantined by silver", file=sys.stderr)
-    if args.json:
-        print(json.dumps(summary.as_dict()))
-    return EXIT_OK
-
-
-def _generate_arguments(p: argparse.ArgumentParser) -> None:
-    from medallion.synthetic import SyntheticSpec
-
-    d = SyntheticSpec()
-    p.add_argument("--events", required=True, metavar="DIR", help="landing folder to write (created)")
-    p.add_argument("--days", type=int, default=d.days, help=f"days of events (default: {d.days})")
-    p.add_argument("--users", type=int, default=d.users, help=f"distinct users (default: {d.users})")
-    p.add_argument("--videos", type=int, default=d.videos, help=f"distinct videos (default: {d.videos})")
-    p.add_argument(
-        "--events-per-day",
-        type=int,
-        default=d.events_per_day,
-        help=f"records generated per day, mess included (default: {d.events_per_day})",
-    )
-    p.add_argument("--seed", type=int, default=d.seed, help="same seed, same bytes (default: 0)")
-    p.add_argument("--start-date", default=d.start_date.isoformat(), help="first day, YYYY-MM-DD")
-    p.add_argument("--files-per-day", type=int, default=d.files_per_day, help="landing files per day")
-    for name, what in (
-        ("duplicate_rate", "share of records that are re-delivered copies of valid events"),
-        ("late_rate", "share of sessions arriving 2-5 days late"),
-        ("invalid_rate", "share of records that are malformed or break the contract"),
-    ):
-        p.add_argument(
-            "--" + name.replace("_", "-"),
-            type=float,
-            default=getattr(d, name),
-            help=f"{what} (default: {getattr(d, name)})",
-        )
-    p.add_argument("--overwrite", action="store_true", help="replace landing files of the same name")
-    p.add_argument("--json", action="store_true", help="also print a JSON summary line")
-
-
-# --- demo: generate -> bronze -> silver -> gold (with their quality gates) -> maintenance ------
-def cmd_demo(args: argparse.Namespace) -> int:
-    import tempfile
-    import time
-    from pathlib import Path
-
-    from medallion.demo import demo_report, demo_text
-    from medallion.synthetic import SyntheticSpec, write_landing
-
-    if args.root and Path(args.root).is_dir() and any(Path(args.root).iterdir()):
-        raise ConfigError(f"--root {args.root} is not empty: the demo builds a fresh warehouse")
-    root = Path(args.root or tempfile.mkdtemp(prefix="medallion-demo-")).absolute()
-    days, per_day, users, videos = DEMO_SIZES[args.size]
-    spec = SyntheticSpec(
-        seed=args.seed,
-        users=users,
-        videos=videos,
-        days=days,
-        events_per_day=per_day,
-        duplicate_rate=0.03,
-        late_rate=0.03,
-        invalid_rate=0.01,
-    )
-    config = _start(
-        args,
-        environment="local",
-        source="files",
-        root=str(root),
-        events_dir=str(root / "landing"),
-        log_level=args.log_level or "WARNING",
-    )
-    stages = ["generate", "spark", "bronze", "silver", "gold", "maintenance"]
-    if args.no_maintenance:
-        stages.remove("maintenance")
-    step = iter(f"[{i}/{len(stages)}] {name}" for i, name in enumerate(stages, start=1))
-    seconds: dict[str, float] = {}
-    print(f"medallion demo: size {args.size}, seed {args.seed}, warehouse {root}")
-
-    def timed(stage: str, func: Callable[[], Any], show: bool = False) -> Any:
-        print(next(step), flush=True)
-        started = time.monotonic()
-        result = func()
-        seconds[stage] = time.monotonic() - started
-        if show:
-            print(result.summary())
-        print(f"      {stage}: {seconds[stage]:.1f} s", flush=True)
-        return result
-
-    generated = timed("generate", lambda: write_landing(spec, root / "landing"), show=True)
-    spark, storage = timed("spark", lambda: _runtime(config))
-    gate, recorder = _gate(config, storage), _recorder(config, storage)  # as `medallion local`
-    for layer in ("bronze", "silver", "gold"):
-        timed(layer, lambda layer=layer: _run_stage(layer, config, spark, storage, gate, recorder))
-    if not args.no_maintenance:
-        from medallion.maintenance import job as maintenance_job
-
-        maintenance = timed(
-            "maintenance", lambda: maintenance_job.run(config, spark, storage, recorder=recorder), show=True
-        )
-        if not maintenance.ok:
-            raise JobFailedError(maintenance.failure_message())
-    report = demo_report(config, storage, generated, seconds)
-    print(demo_text(report))
-    if args.json:
-        print(json.dumps(report, default=str))
-    gate.raise_for_alerts()
-    return EXIT_OK
-
-
-def _demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--root", default=None, metavar="DIR", help="empty or new folder (default: a new temp folder)"
-    )
-    p.add_argument(
-        "--size",
-        choices=("tiny", "small", "medium"),
-        default="small",
-        help="tiny is for tests (default: small)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="synthetic events seed (default: 0)")
-    p.add_argument("--no-maintenance", action="store_true", help="skip the maintenance stage")
-    p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
-
-
 def cmd_maintenance(args: argparse.Namespace) -> int:
     from medallion.maintenance import job, plan, policy
 
-    config = _config_from_args(args)
-    _setup_logging(config)
+    config = config_from_args(args)
+    setup_logging(config)
     # unknown tables and an unsafe retention are refused before Spark starts (ConfigError -> exit 2)
     selected = policy.select(policy.parse_tables(config.maintenance_tables or None))
     plan.check_retention(selected, config.retention_hours, config.allow_unsafe_retention)
-    config = _start(args)  # locally: a root that holds no medallion warehouse is a usage error
-    spark, storage = _runtime(config)
-    result = job.run(config, spark, storage, recorder=_recorder(config, storage))
+    config = start(args)  # locally: a root that holds no medallion warehouse is a usage error
+    spark, storage = runtime(config)
+    result = job.run(config, spark, storage, recorder=recorder_for(config, storage))
     print(result.summary())
     if not result.ok:  # the other tables were maintained; the task still fails
         raise JobFailedError(result.failure_message())
@@ -385,8 +130,8 @@ def cmd_integration_test(args: argparse.Namespace) -> int:
     # generate synthetic events, run bronze -> silver -> gold with gates, check the ground truth
     from medallion import integration
 
-    config = _start(args)
-    spark, storage = _runtime(config)
+    config = start(args)
+    spark, storage = runtime(config)
     return integration.run_cli(args, config, spark, storage)
 
 
@@ -460,9 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true", help="also print a JSON summary line")
             fields = [f for f in fields if f != "events_dir"]
         if name == "generate":
-            _generate_arguments(p)
+            generate_arguments(p)
         if name == "demo":
-            _demo_arguments(p)
+            demo_arguments(p)
         if name == "integration-test":
             from medallion.integration import add_cli_arguments as add_integration_arguments
 

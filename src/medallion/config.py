@@ -16,23 +16,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
-Environment = Literal["local", "databricks"]
-Engine = Literal["auto", "delta-rs", "spark-delta"]
-Source = Literal["files", "kafka", "eventhubs"]
-QualityMode = Literal["enforce", "warn", "off"]
-KafkaAuth = Literal["connection-string", "oauth", "service-credential"]
-KafkaSecurityProtocol = Literal["SASL_SSL", "SASL_PLAINTEXT"]
+from medallion.config_values import (
+    ConfigError,
+    Engine,
+    Environment,
+    KafkaAuth,
+    KafkaSecurityProtocol,
+    QualityMode,
+    Source,
+    coerce,
+    literal_values,
+    parse_trigger,
+)
 
 ENV_PREFIX = "MEDALLION_"
 #: The accepted values of ``log_level`` (case-insensitive).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid."""
 
 
 def running_on_databricks(env: Mapping[str, str] | None = None) -> bool:
@@ -359,10 +361,10 @@ class Config:
         for f in fields(cls):
             key = ENV_PREFIX + f.name.upper()
             if key in env:
-                values[f.name] = _coerce(f, env[key], source=key)
+                values[f.name] = coerce(f, env[key], source=key)
         for name, value in (args or {}).items():
             if value is not None and name in cls.field_names():
-                values[name] = _coerce(next(f for f in fields(cls) if f.name == name), value, source=name)
+                values[name] = coerce(next(f for f in fields(cls) if f.name == name), value, source=name)
         return cls(**values)
 
     @classmethod
@@ -372,62 +374,3 @@ class Config:
     def describe(self) -> dict[str, Any]:
         """Config as a plain dict, safe to log (it holds no secret values by construction)."""
         return dataclasses.asdict(self)
-
-
-def parse_trigger(trigger: str) -> dict[str, Any]:
-    """``available-now`` -> {'availableNow': True}; ``processing-time:30 seconds`` -> processingTime."""
-    if trigger == "available-now":
-        return {"availableNow": True}
-    if trigger.startswith("processing-time:"):
-        interval = trigger.split(":", 1)[1].strip()
-        if not re.match(r"^\d+\s*(milliseconds?|seconds?|minutes?|hours?)$", interval):
-            raise ConfigError(f"trigger interval {interval!r} must look like '30 seconds'")
-        return {"processingTime": interval}
-    raise ConfigError(f"trigger={trigger!r}: use available-now or processing-time:<interval>")
-
-
-def base_type(f: dataclasses.Field) -> str:
-    """``int`` for ``int``, ``int | None`` and ``Optional[int]`` annotations (as strings or types)."""
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    return kind.replace("| None", "").replace("Optional[", "").rstrip("]").strip()
-
-
-def literal_values(tp: Any) -> tuple[str, ...]:
-    if isinstance(tp, str):
-        tp = {
-            "Environment": Environment,
-            "Engine": Engine,
-            "Source": Source,
-            "KafkaAuth": KafkaAuth,
-            "KafkaSecurityProtocol": KafkaSecurityProtocol,
-            "QualityMode": QualityMode,
-        }.get(tp)
-    if get_origin(tp) is Literal:
-        return tuple(get_args(tp))
-    return ()
-
-
-def _coerce(f: dataclasses.Field, value: Any, *, source: str) -> Any:
-    kind = base_type(f)
-    if f.default is None and (value is None or str(value).strip().lower() in ("", "none")):
-        return None
-    if kind == "float":
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source}={value!r} is not a number") from None
-    if kind == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source}={value!r} is not an integer") from None
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{source}={value!r} is not a boolean")
-    return str(value)

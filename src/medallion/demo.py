@@ -1,10 +1,17 @@
-"""``medallion demo``: sizes, and the summary read back from the tables (nothing recomputed)."""
+"""``medallion generate`` and ``medallion demo``: a synthetic landing folder, and the whole pipeline
+on one with the summary read back from the tables (nothing recomputed)."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from collections.abc import Callable
 from typing import Any
 
-from medallion.config import Config
+from medallion.config import Config, ConfigError
+from medallion.errors import JobFailedError
+from medallion.runtime import EXIT_OK, gate_for, recorder_for, run_stage, runtime, start
 
 #: size -> (days, records per day, users, videos)
 DEMO_SIZES = {"tiny": (2, 200, 40, 25), "small": (3, 3_000, 1_000, 300), "medium": (7, 25_000, 10_000, 2_000)}
@@ -110,3 +117,150 @@ def demo_text(r: dict[str, Any]) -> str:
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
     lines.append(f"  time per stage: {stages}; total {sum(r['seconds'].values()):.1f} s")
     return "\n".join(lines)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from medallion.synthetic import SyntheticSpec, write_landing
+
+    try:
+        spec = SyntheticSpec(
+            seed=args.seed,
+            users=args.users,
+            videos=args.videos,
+            days=args.days,
+            events_per_day=args.events_per_day,
+            start_date=args.start_date,
+            files_per_day=args.files_per_day,
+            duplicate_rate=args.duplicate_rate,
+            late_rate=args.late_rate,
+            invalid_rate=args.invalid_rate,
+        )
+        summary = write_landing(spec, args.events, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        raise ConfigError(f"{exc}: use another --events folder or --overwrite") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(summary.summary())
+    if spec.end_date > dt.datetime.now(dt.timezone.utc).date():
+        print("warning: events later than ingestion + 1 day are quarantined by silver", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    return EXIT_OK
+
+
+def generate_arguments(p: argparse.ArgumentParser) -> None:
+    from medallion.synthetic import SyntheticSpec
+
+    d = SyntheticSpec()
+    p.add_argument("--events", required=True, metavar="DIR", help="landing folder to write (created)")
+    p.add_argument("--days", type=int, default=d.days, help=f"days of events (default: {d.days})")
+    p.add_argument("--users", type=int, default=d.users, help=f"distinct users (default: {d.users})")
+    p.add_argument("--videos", type=int, default=d.videos, help=f"distinct videos (default: {d.videos})")
+    p.add_argument(
+        "--events-per-day",
+        type=int,
+        default=d.events_per_day,
+        help=f"records generated per day, mess included (default: {d.events_per_day})",
+    )
+    p.add_argument("--seed", type=int, default=d.seed, help="same seed, same bytes (default: 0)")
+    p.add_argument("--start-date", default=d.start_date.isoformat(), help="first day, YYYY-MM-DD")
+    p.add_argument("--files-per-day", type=int, default=d.files_per_day, help="landing files per day")
+    for name, what in (
+        ("duplicate_rate", "share of records that are re-delivered copies of valid events"),
+        ("late_rate", "share of sessions arriving 2-5 days late"),
+        ("invalid_rate", "share of records that are malformed or break the contract"),
+    ):
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=float,
+            default=getattr(d, name),
+            help=f"{what} (default: {getattr(d, name)})",
+        )
+    p.add_argument("--overwrite", action="store_true", help="replace landing files of the same name")
+    p.add_argument("--json", action="store_true", help="also print a JSON summary line")
+
+
+# --- demo: generate -> bronze -> silver -> gold (with their quality gates) -> maintenance ------
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from medallion.demo import demo_report, demo_text
+    from medallion.synthetic import SyntheticSpec, write_landing
+
+    if args.root and Path(args.root).is_dir() and any(Path(args.root).iterdir()):
+        raise ConfigError(f"--root {args.root} is not empty: the demo builds a fresh warehouse")
+    root = Path(args.root or tempfile.mkdtemp(prefix="medallion-demo-")).absolute()
+    days, per_day, users, videos = DEMO_SIZES[args.size]
+    spec = SyntheticSpec(
+        seed=args.seed,
+        users=users,
+        videos=videos,
+        days=days,
+        events_per_day=per_day,
+        duplicate_rate=0.03,
+        late_rate=0.03,
+        invalid_rate=0.01,
+    )
+    config = start(
+        args,
+        environment="local",
+        source="files",
+        root=str(root),
+        events_dir=str(root / "landing"),
+        log_level=args.log_level or "WARNING",
+    )
+    stages = ["generate", "spark", "bronze", "silver", "gold", "maintenance"]
+    if args.no_maintenance:
+        stages.remove("maintenance")
+    step = iter(f"[{i}/{len(stages)}] {name}" for i, name in enumerate(stages, start=1))
+    seconds: dict[str, float] = {}
+    print(f"medallion demo: size {args.size}, seed {args.seed}, warehouse {root}")
+
+    def timed(stage: str, func: Callable[[], Any], show: bool = False) -> Any:
+        print(next(step), flush=True)
+        started = time.monotonic()
+        result = func()
+        seconds[stage] = time.monotonic() - started
+        if show:
+            print(result.summary())
+        print(f"      {stage}: {seconds[stage]:.1f} s", flush=True)
+        return result
+
+    generated = timed("generate", lambda: write_landing(spec, root / "landing"), show=True)
+    spark, storage = timed("spark", lambda: runtime(config))
+    gate, recorder = gate_for(config, storage), recorder_for(config, storage)  # as `medallion local`
+    for layer in ("bronze", "silver", "gold"):
+        timed(layer, lambda layer=layer: run_stage(layer, config, spark, storage, gate, recorder))
+    if not args.no_maintenance:
+        from medallion.maintenance import job as maintenance_job
+
+        maintenance = timed(
+            "maintenance", lambda: maintenance_job.run(config, spark, storage, recorder=recorder), show=True
+        )
+        if not maintenance.ok:
+            raise JobFailedError(maintenance.failure_message())
+    report = demo_report(config, storage, generated, seconds)
+    print(demo_text(report))
+    if args.json:
+        print(json.dumps(report, default=str))
+    gate.raise_for_alerts()
+    return EXIT_OK
+
+
+def demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--root", default=None, metavar="DIR", help="empty or new folder (default: a new temp folder)"
+    )
+    p.add_argument(
+        "--size",
+        choices=("tiny", "small", "medium"),
+        default="small",
+        help="tiny is for tests (default: small)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="synthetic events seed (default: 0)")
+    p.add_argument("--no-maintenance", action="store_true", help="skip the maintenance stage")
+    p.add_argument("--json", action="store_true", help="also print the summary as one JSON line")

@@ -13,7 +13,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import fields
 
-from medallion.config import ENV_PREFIX, Config, base_type, literal_values
+from medallion.config import ENV_PREFIX, Config
+from medallion.config_values import base_type, literal_values
 
 
 def cli_flag(f: dataclasses.Field) -> str:

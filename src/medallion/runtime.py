@@ -1,0 +1,136 @@
+"""What every ``medallion`` command shares: its config from flags and environment, logging, the
+preconditions and the root lock, the Spark session and storage adapter, the quality gate and the run
+recorder, and running one pipeline stage with its summary."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+from medallion.config import Config
+from medallion.errors import JobFailedError
+from medallion.preflight import preflight
+from medallion.runlock import LOCKED_COMMANDS, root_lock
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  the run failed (a job, a quality gate, a table, the storage, a landing file bronze could
+     not ingest (enforce mode), another run holding the root's lock); the one-line message
+     says what is wrong and what to do
+  2  usage error: a bad flag or value, a missing --events folder, a --root that is a file or
+     cannot be written, maintenance on a folder without a medallion warehouse; nothing was changed
+--log-level DEBUG also prints the full traceback of a failure."""
+
+
+def config_from_args(args: argparse.Namespace, **overrides: Any) -> Config:
+    values = {k: v for k, v in vars(args).items() if k in Config.field_names()}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config.from_sources(values)
+
+
+#: Libraries whose INFO logging drowns a run's own summary (Great Expectations alone logs hundreds
+#: of lines per checkpoint): WARNING and above only, unless --log-level DEBUG.
+THIRD_PARTY_LOGGERS = ("great_expectations", "mlflow", "alembic", "urllib3", "deltalake")
+#: Never below WARNING, not even with DEBUG: py4j's DEBUG log prints every command sent to the JVM,
+#: the Kafka/Event Hubs connector options (credentials) included.
+NEVER_VERBOSE_LOGGERS = ("py4j", "pyspark")
+
+
+def setup_logging(config: Config) -> None:
+    """``--log-level`` is the level of medallion's own loggers (all under ``medallion.``); other
+    libraries log WARNING and above, everything only with DEBUG."""
+    level = getattr(logging, config.log_level.upper(), logging.INFO)
+    debug = level <= logging.DEBUG
+    logging.basicConfig(
+        level=level if debug else max(level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("medallion").setLevel(level)
+    if not debug:  # MLflow sets its own logger's level when it is imported (later, lazily)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for noisy in THIRD_PARTY_LOGGERS:
+        logging.getLogger(noisy).setLevel(level if debug else max(level, logging.WARNING))
+    for secretive in NEVER_VERBOSE_LOGGERS:
+        logging.getLogger(secretive).setLevel(max(level, logging.WARNING))
+
+
+def start(args: argparse.Namespace, **overrides: Any) -> Config:
+    """The command's config, its preconditions checked (ConfigError, exit 2, with nothing changed)
+    and, for a command that writes, the lock of its local root taken (released when the command
+    ends)."""
+    config = config_from_args(args, **overrides)
+    setup_logging(config)
+    args.medallion_config = config  # for the failure explanation of main()
+    preflight(config, args.command)
+    cleanup = getattr(args, "medallion_cleanup", None)
+    if args.command in LOCKED_COMMANDS and cleanup is not None:
+        cleanup.enter_context(root_lock(config, args.command))
+    return config
+
+
+def runtime(config: Config):
+    from medallion.spark import get_spark
+    from medallion.storage import get_storage
+
+    spark = get_spark(config)
+    quiet_jvm_logs(spark, config)
+    return spark, get_storage(spark, config)
+
+
+def quiet_jvm_logs(spark, config: Config) -> None:
+    """Locally, Spark's own log4j output (a failed task or streaming query logs its Java stack trace
+    at ERROR) is off unless --log-level DEBUG: a failure is explained in one line by main()."""
+    if config.environment == "databricks":
+        return  # the driver log keeps the runtime's own logging
+    spark.sparkContext.setLogLevel("WARN" if config.log_level.upper() == "DEBUG" else "OFF")
+
+
+def gate_for(config: Config, storage):
+    """One quality gate (one GX context) per process, shared by every stage it runs."""
+    from medallion.quality import QualityGate
+
+    return QualityGate(config, storage)
+
+
+def recorder_for(config: Config, storage):
+    """The run recorder of a command: one ops.runs row (and MLflow run) per job run."""
+    from medallion.runs import RunRecorder
+
+    return RunRecorder(config, storage)
+
+
+def run_stage(layer: str, config: Config, spark, storage, gate, recorder) -> Any:
+    """Run one pipeline stage with its quality gate and print its summary and gate outcomes."""
+    job = importlib.import_module(f"medallion.{layer}.job")
+    seen = len(gate.results)
+    result = job.run(config, spark, storage, gate=gate, recorder=recorder)
+    print(result.summary())
+    for outcome in gate.results[seen:]:
+        print(f"  quality: {outcome.summary()}")
+    return result
+
+
+def cmd_stage(layer: str, args: argparse.Namespace) -> int:
+    config = start(args)
+    spark, storage = runtime(config)
+    gate = gate_for(config, storage)
+    result = run_stage(layer, config, spark, storage, gate, recorder_for(config, storage))
+    gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task
+    raise_for_bad_files(config, result)
+    return EXIT_OK
+
+
+def raise_for_bad_files(config: Config, result: Any) -> None:
+    """Landing files bronze could not ingest (recorded in ops.bad_files) fail the task in enforce
+    mode - once, in the run that found them, after every other file was ingested."""
+    if getattr(result, "bad_files", None) and config.quality_mode("bronze") == "enforce":
+        raise JobFailedError(result.failure_message())
