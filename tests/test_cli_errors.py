@@ -252,12 +252,12 @@ def test_no_lock_on_databricks():
 
 # --- unexpected failures: one line, no traceback ----------------------------------------------------
 def test_any_other_failure_is_one_line_without_traceback(capsys, tmp_path, monkeypatch):
-    import medallion.cli as cli
+    import medallion.runtime
 
     def boom(config):
         raise RuntimeError("the disk controller said no\n  detail line\n  another")
 
-    monkeypatch.setattr(cli, "_runtime", boom)
+    monkeypatch.setattr(medallion.runtime, "runtime", boom)  # what every stage command starts with
     code, err = run(capsys, "gold", "--root", str(tmp_path / "w"))
     assert code == 1
     assert failed_line(err, "gold") == "medallion gold: FAILED: RuntimeError: the disk controller said no"

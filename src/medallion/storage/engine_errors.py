@@ -13,7 +13,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 
-from medallion import failures
+from medallion.storage import diagnosis
 from medallion.storage.base import (
     ConcurrentWriteError,
     CorruptTableLogError,
@@ -43,11 +43,11 @@ def spark_errors(action: str, table: str) -> Iterator[None]:
         raise
     except (PySparkException, Py4JError) as exc:
         text = str(exc)
-        first = failures.first_line(text) or type(exc).__name__
-        conflict = failures.concurrent_commit(exc)  # Delta's Concurrent*Exception, DELTA_CONCURRENT_*
+        first = diagnosis.first_line(text) or type(exc).__name__
+        conflict = diagnosis.concurrent_commit(exc)  # Delta's Concurrent*Exception, DELTA_CONCURRENT_*
         if conflict is not None:
             raise ConcurrentWriteError(action, table, conflict) from exc
-        corrupt = failures.corrupt_delta_log(exc)  # names the table folder and the log file
+        corrupt = diagnosis.corrupt_delta_log(exc)  # names the table folder and the log file
         if corrupt is not None:
             raise CorruptTableLogError(action, table, corrupt[2], corrupt[1]) from exc
         if any(marker in text for marker in _NOT_FOUND_MARKERS):
@@ -67,14 +67,14 @@ def delta_rs_errors(action: str, table: str) -> Iterator[None]:
         raise
     except dx.TableNotFoundError as exc:
         raise TableNotFoundError(
-            f"{action}: no Delta table at {table}: {failures.first_line(str(exc))}"
+            f"{action}: no Delta table at {table}: {diagnosis.first_line(str(exc))}"
         ) from exc
     except dx.CommitFailedError as exc:  # a concurrent writer committed a conflicting version first
-        raise ConcurrentWriteError(action, table, failures.first_line(str(exc), 300)) from exc
+        raise ConcurrentWriteError(action, table, diagnosis.first_line(str(exc), 300)) from exc
     except dx.DeltaError as exc:
         if _CORRUPT_LOG.search(str(exc)):  # delta-rs does not name the file; the table it does
-            raise CorruptTableLogError(action, table, failures.first_line(str(exc), 300)) from exc
-        raise StorageError(f"{action} on {table} failed: {failures.first_line(str(exc))}") from exc
+            raise CorruptTableLogError(action, table, diagnosis.first_line(str(exc), 300)) from exc
+        raise StorageError(f"{action} on {table} failed: {diagnosis.first_line(str(exc))}") from exc
     except (pa.ArrowException, ValueError, OSError) as exc:
         raise StorageError(f"{action} on {table} failed: {exc}") from exc
 
