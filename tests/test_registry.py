@@ -79,17 +79,20 @@ def test_registry_is_the_one_declaration():
     assert by_key("silver.events") is SILVER_EVENTS
     with pytest.raises(KeyError, match="known: bronze.events"):
         by_key("silver.nope")
-    # every ops table's rows are built from a dataclass whose fields are its columns, in order
-    for row_type in (
-        ops.RunRow,
-        ops.ProgressRow,
-        ops.LandingFileRow,
-        ops.BadFileRow,
-        ops.SilverRunRow,
-        ops.QualityResultRow,
-    ):
-        assert [f.name for f in dataclasses.fields(row_type)] == row_type.SCHEMA.fieldNames()
-    assert ops.RunRow.SCHEMA is RUNS.schema_for()
+    # every ops table's schema is derived from the dataclass its rows are built from
+    rows = {spec.key: spec for spec in TABLES if spec.layer == "ops"}
+    for key, row_type in {
+        "ops.runs": ops.RunRow,
+        "ops.progress": ops.ProgressRow,
+        "ops.landing_files": ops.LandingFileRow,
+        "ops.bad_files": ops.BadFileRow,
+        "ops.silver_runs": ops.SilverRunRow,
+        "ops.quality_results": ops.QualityResultRow,
+        "ops.maintenance_runs": ops.MaintenanceRunRow,
+    }.items():
+        assert rows.pop(key).schema_for() is row_type.SCHEMA
+        assert row_type.SCHEMA.fieldNames() == [f.name for f in dataclasses.fields(row_type)]
+    assert not rows, f"ops tables without a row dataclass: {sorted(rows)}"
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 
 from medallion.storage import DeltaStorage, Txn
 from medallion.storage.quoting import quote_string
-from medallion.tables.ops import PROGRESS_SCHEMA
+from medallion.tables.ops import PROGRESS_SCHEMA, ProgressRow, rows_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -79,8 +79,8 @@ class ProgressLog:
 
     def _record(self, consumer: str, target_id: str, status: str, start: int, end: int, run_id: str) -> bool:
         now = dt.datetime.now(dt.timezone.utc)
-        row = (consumer, target_id, status, int(start), int(end), run_id, now)
-        df = self.spark.createDataFrame([row], PROGRESS_SCHEMA)
+        row = ProgressRow(consumer, target_id, status, int(start), int(end), run_id, now)
+        df = rows_frame(self.spark, PROGRESS_SCHEMA, [row])
         txn = Txn(f"{consumer}@{target_id}:{status}", int(end))
         return self.storage.append(df, self.table, txn=txn).committed
 

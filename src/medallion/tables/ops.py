@@ -1,21 +1,27 @@
-"""The ops tables' schemas and the dataclasses their rows are built from.
+"""The ops tables' rows, and their schemas derived from them.
 
-Each row type is a dataclass whose fields are the table's columns, in order; :func:`ops_row` checks
-that when the module is imported, and :func:`rows_frame` builds a DataFrame by column *name*, so a
-row can never land in the wrong column. The registry (:mod:`medallion.tables.registry`) declares
-where each table lives and how it is maintained.
+Each ops table is declared once, as a dataclass whose fields are its columns in order: the Spark
+schema (``Row.SCHEMA``) is derived from the field types (``str`` string, ``int`` bigint, ``float``
+double, ``bool`` boolean, ``datetime`` timestamp, ``date`` date, ``list[...]`` array, ``dict[...]``
+map; ``X | None`` nullable; ``metadata={"spark": IntegerType()}`` where the stored type is
+narrower). :func:`rows_frame` builds a DataFrame by column *name*, so a value can never land in the
+wrong column. The registry (:mod:`medallion.tables.registry`) declares where each table lives and
+how it is maintained.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import typing
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
+    DataType,
     DateType,
     DoubleType,
     IntegerType,
@@ -32,18 +38,40 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_SPARK_TYPES: dict[Any, DataType] = {
+    str: StringType(),
+    int: LongType(),
+    float: DoubleType(),
+    bool: BooleanType(),
+    dt.datetime: TimestampType(),
+    dt.date: DateType(),
+}
+_INT = {"spark": IntegerType()}  # a column stored as int (4 bytes), not bigint
 
-def ops_row(schema: StructType):
-    """Class decorator: the dataclass's fields must be ``schema``'s columns, in order."""
 
-    def wrap(cls: type[T]) -> type[T]:
-        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-        if names != schema.fieldNames():
-            raise TypeError(f"{cls.__name__} fields {names} are not the columns {schema.fieldNames()}")
-        cls.SCHEMA = schema  # type: ignore[attr-defined]
-        return cls
+def _spark_type(tp: Any) -> DataType:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return ArrayType(_spark_type(item), containsNull=False)
+    if origin is dict:
+        key, value = typing.get_args(tp)
+        return MapType(_spark_type(key), _spark_type(value), valueContainsNull=False)
+    return _SPARK_TYPES[tp]
 
-    return wrap
+
+def ops_table(cls: type[T]) -> type[T]:
+    """Class decorator of an ops-row dataclass: derive its table's schema, ``cls.SCHEMA``."""
+    hints = typing.get_type_hints(cls)
+    columns = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        tp, args = hints[f.name], typing.get_args(hints[f.name])
+        nullable = type(None) in args
+        if nullable:
+            (tp,) = [a for a in args if a is not type(None)]
+        columns.append(StructField(f.name, f.metadata.get("spark") or _spark_type(tp), nullable))
+    cls.SCHEMA = StructType(columns)  # type: ignore[attr-defined]
+    return cls
 
 
 def rows_frame(spark: SparkSession, schema: StructType, rows: Iterable[Any]) -> DataFrame:
@@ -58,92 +86,49 @@ def rows_frame(spark: SparkSession, schema: StructType, rows: Iterable[Any]) -> 
     return spark.createDataFrame(data, schema)
 
 
-# --- ops.runs: one row per job run, every layer -------------------------------------------------
-RUNS_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),
-        StructField("layer", StringType(), False),  # bronze | silver | gold | maintenance | quality
-        StructField("tables", ArrayType(StringType(), False), False),  # <layer>.<table> written/kept
-        StructField("input_range", StringType(), True),  # e.g. bronze versions 3..7, or landing files
-        StructField("rows_in", LongType(), False),
-        StructField("rows_out", LongType(), False),
-        StructField("rows_quarantined", LongType(), False),
-        StructField("rows_duplicates", LongType(), False),
-        StructField("quality_score", DoubleType(), True),  # lowest gate score of the run; null: none
-        StructField("started_time", TimestampType(), False),
-        StructField("duration_s", DoubleType(), False),
-        StructField("status", StringType(), False),  # succeeded | failed
-        StructField("error", StringType(), True),  # first line of the failure
-        StructField("mlflow_run_id", StringType(), True),
-    ]
-)
-
-
-@ops_row(RUNS_SCHEMA)
-@dataclasses.dataclass
+@ops_table
+@dataclass
 class RunRow:
+    """``ops.runs``: one row per job run, every layer."""
+
     run_id: str
-    layer: str
-    tables: list[str]
-    input_range: str | None
+    layer: str  # bronze | silver | gold | maintenance
+    tables: list[str]  # <layer>.<table> written (or maintained)
+    input_range: str | None  # e.g. bronze versions 3..7, or files source: 4 new files
     rows_in: int
     rows_out: int
     rows_quarantined: int
     rows_duplicates: int
-    quality_score: float | None
+    quality_score: float | None  # lowest gate score of the run; null: no gate ran
     started_time: dt.datetime
     duration_s: float
-    status: str
-    error: str | None
+    status: str  # succeeded | failed
+    error: str | None  # first line of the failure
     mlflow_run_id: str | None
 
 
-# --- ops.progress: where each incremental consumer resumes (medallion.progress) -----------------
-PROGRESS_SCHEMA = StructType(
-    [
-        StructField("consumer", StringType(), False),
-        StructField("target_id", StringType(), False),  # Delta table id of the consumer's target
-        StructField("status", StringType(), False),
-        StructField("start_version", LongType(), False),
-        StructField("end_version", LongType(), False),
-        StructField("run_id", StringType(), False),
-        StructField("recorded_time", TimestampType(), False),
-    ]
-)
-
-
-@ops_row(PROGRESS_SCHEMA)
-@dataclasses.dataclass(frozen=True)
+@ops_table
+@dataclass(frozen=True)
 class ProgressRow:
+    """``ops.progress``: where each incremental consumer resumes (:mod:`medallion.progress`)."""
+
     consumer: str
-    target_id: str
-    status: str
+    target_id: str  # Delta table id of the consumer's target
+    status: str  # started | committed
     start_version: int
     end_version: int
     run_id: str
     recorded_time: dt.datetime
 
 
-# --- bronze's landing-file ledgers ---------------------------------------------------------------
-# Every landing file bronze ingested: the per-file conservation record (``lines`` = its bronze rows)
-# and what a later run compares the landing folder with (a file changed after ingestion is reported,
-# a file already recorded is never ingested again, even under a new streaming checkpoint).
-LANDING_FILES_SCHEMA = StructType(
-    [
-        StructField("file_path", StringType(), nullable=False),
-        StructField("file_size", LongType(), nullable=False),
-        StructField("file_modification_time", TimestampType(), nullable=True),
-        StructField("lines", LongType(), nullable=False),
-        StructField("ingestion_batch_id", LongType(), nullable=False),
-        StructField("stream_app_id", StringType(), nullable=False),
-        StructField("ingestion_time", TimestampType(), nullable=False),
-    ]
-)
-
-
-@ops_row(LANDING_FILES_SCHEMA)
-@dataclasses.dataclass(frozen=True)
+@ops_table
+@dataclass(frozen=True)
 class LandingFileRow:
+    """``ops.landing_files``: every landing file bronze ingested - the per-file conservation record
+    (``lines`` = its bronze rows) and what a later run compares the landing folder with (a file
+    changed after ingestion is reported, a file already recorded is never ingested again, even under
+    a new streaming checkpoint)."""
+
     file_path: str
     file_size: int
     file_modification_time: dt.datetime | None
@@ -153,186 +138,112 @@ class LandingFileRow:
     ingestion_time: dt.datetime
 
 
-# Landing files bronze could not ingest, with the reason: ``unreadable`` (corrupt or truncated
-# compression; nothing of the file was ingested) or ``modified_after_ingestion`` (the file changed
-# after bronze ingested it: the change was not ingested).
+#: ``ops.bad_files`` problems: nothing of the file was ingested (corrupt or truncated compression),
+#: or the file changed after bronze ingested it (the change was not ingested).
 UNREADABLE = "unreadable"
 MODIFIED_AFTER_INGESTION = "modified_after_ingestion"
-BAD_FILES_SCHEMA = StructType(
-    [
-        StructField("file_path", StringType(), nullable=False),
-        StructField("file_size", LongType(), nullable=False),
-        StructField("file_modification_time", TimestampType(), nullable=True),
-        StructField("problem", StringType(), nullable=False),  # unreadable | modified_after_ingestion
-        StructField("error", StringType(), nullable=False),
-        StructField("ingestion_batch_id", LongType(), nullable=True),  # the batch that read it, if any
-        StructField("stream_app_id", StringType(), nullable=True),
-        StructField("detected_time", TimestampType(), nullable=False),
-    ]
-)
 
 
-@ops_row(BAD_FILES_SCHEMA)
-@dataclasses.dataclass(frozen=True)
+@ops_table
+@dataclass(frozen=True)
 class BadFileRow:
+    """``ops.bad_files``: landing files bronze could not ingest, with the reason."""
+
     file_path: str
     file_size: int
     file_modification_time: dt.datetime | None
-    problem: str
+    problem: str  # unreadable | modified_after_ingestion
     error: str
-    ingestion_batch_id: int | None
+    ingestion_batch_id: int | None  # the batch that read it, if any
     stream_app_id: str | None
     detected_time: dt.datetime
 
 
-# --- ops.silver_runs: silver's per-run detail -------------------------------------------------
-SILVER_RUNS_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),
-        StructField("recorded_time", TimestampType(), False),
-        StructField("bronze_start_version", LongType(), False),
-        StructField("bronze_end_version", LongType(), False),
-        StructField("contract_version", IntegerType(), False),
-        StructField("rows_read", LongType(), False),
-        StructField("rows_inserted", LongType(), False),
-        StructField("rows_quarantined", LongType(), False),
-        StructField("duplicates_in_batch", LongType(), False),
-        StructField("duplicates_existing", LongType(), False),
-        StructField("duplicates_dropped", LongType(), False),
-        StructField("event_dates", ArrayType(DateType(), False), False),
-        StructField("quarantine_reasons", StringType(), False),  # JSON {reason: count}
-    ]
-)
-
-
-@ops_row(SILVER_RUNS_SCHEMA)
-@dataclasses.dataclass(frozen=True)
+@ops_table
+@dataclass(frozen=True)
 class SilverRunRow:
+    """``ops.silver_runs``: silver's per-run detail."""
+
     run_id: str
     recorded_time: dt.datetime
     bronze_start_version: int
     bronze_end_version: int
-    contract_version: int
-    rows_read: int
-    rows_inserted: int
-    rows_quarantined: int
-    duplicates_in_batch: int
-    duplicates_existing: int
-    duplicates_dropped: int
-    event_dates: list[dt.date]
-    quarantine_reasons: str
+    contract_version: int = field(metadata=_INT)
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_quarantined: int = 0
+    duplicates_in_batch: int = 0
+    duplicates_existing: int = 0
+    duplicates_dropped: int = 0
+    event_dates: list[dt.date] = field(default_factory=list)
+    quarantine_reasons: str = "{}"  # JSON {reason: count}
 
 
-# --- ops.quality_results: one row per quality check (medallion.quality.results) -----------------
-QUALITY_RESULTS_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),  # the job run that ran the check
-        StructField("checked_at", TimestampType(), False),  # UTC
-        StructField("layer", StringType(), False),  # bronze | silver | gold
-        StructField("table_name", StringType(), False),  # logical <layer>.<table>
-        StructField("table_location", StringType(), True),  # folder locally, UC name on Databricks
-        StructField("suite", StringType(), False),  # suite name(s) validated, comma separated
-        StructField("mode", StringType(), False),  # enforce | warn | off
-        StructField("status", StringType(), False),  # passed | failed | skipped
-        StructField("success", BooleanType(), True),  # null when skipped
-        StructField("evaluated_expectations", LongType(), False),
-        StructField("successful_expectations", LongType(), False),
-        StructField("failed_expectations", LongType(), False),
-        StructField("quality_score", DoubleType(), True),  # successful / evaluated; null when skipped
-        StructField("alert", BooleanType(), False),  # quality_score < min_quality_score
-        StructField("failed_expectation_names", ArrayType(StringType(), False), False),
-        # expectation name -> % of rows (of its domain) that broke it; row-level expectations only
-        StructField("unexpected_percent", MapType(StringType(), DoubleType(), False), False),
-        StructField("details", StringType(), False),  # JSON: every expectation + batch metrics
-        StructField("duration_ms", LongType(), False),
-        StructField("mlflow_run_id", StringType(), True),
-    ]
-)
-
-
-@ops_row(QUALITY_RESULTS_SCHEMA)
-@dataclasses.dataclass(frozen=True)
+@ops_table
+@dataclass(frozen=True)
 class QualityResultRow:
-    run_id: str
-    checked_at: dt.datetime
-    layer: str
-    table_name: str
-    table_location: str | None
-    suite: str
-    mode: str
-    status: str
-    success: bool | None
+    """``ops.quality_results``: one row per quality check (:mod:`medallion.quality.results`)."""
+
+    run_id: str  # the job run that ran the check
+    checked_at: dt.datetime  # UTC
+    layer: str  # bronze | silver | gold
+    table_name: str  # logical <layer>.<table>
+    table_location: str | None  # folder locally, UC name on Databricks
+    suite: str  # suite name(s) validated, comma separated
+    mode: str  # enforce | warn | off
+    status: str  # passed | failed | skipped
+    success: bool | None  # null when skipped
     evaluated_expectations: int
     successful_expectations: int
     failed_expectations: int
-    quality_score: float | None
-    alert: bool
+    quality_score: float | None  # successful / evaluated; null when skipped
+    alert: bool  # quality_score < min_quality_score
     failed_expectation_names: list[str]
+    # expectation name -> % of rows (of its domain) that broke it; row-level expectations only
     unexpected_percent: dict[str, float]
-    details: str
+    details: str  # JSON: every expectation + batch metrics
     duration_ms: int
     mlflow_run_id: str | None
 
 
-# --- ops.maintenance_runs: one row per maintained table per maintenance run -----------------------
-MAINTENANCE_RUNS_SCHEMA = StructType(
-    [
-        StructField("run_id", StringType(), False),
-        StructField("started_at", TimestampType(), False),  # UTC, when this table's maintenance began
-        StructField("layer", StringType(), False),
-        StructField("table_name", StringType(), False),  # logical <layer>.<table>
-        StructField("table_location", StringType(), False),  # folder locally, UC name on Databricks
-        StructField("engine", StringType(), False),  # delta-rs | spark-delta
-        StructField("outcome", StringType(), False),  # succeeded | failed | skipped: missing
-        StructField("error", StringType(), True),
-        StructField("zorder_by", ArrayType(StringType(), False), False),
-        StructField("liquid_clustering", BooleanType(), False),
-        StructField("retention_hours", IntegerType(), True),  # null: the policy does not VACUUM
-        StructField("unsafe_retention", BooleanType(), False),  # below 168 h with the override
-        StructField("files_before", LongType(), True),  # data files of the current version
-        StructField("bytes_before", LongType(), True),
-        StructField("files_after", LongType(), True),
-        StructField("bytes_after", LongType(), True),
-        StructField("partitions_optimized", LongType(), False),
-        StructField("files_compacted", LongType(), False),  # files removed (rewritten) by OPTIMIZE
-        StructField("files_written", LongType(), False),  # files added by OPTIMIZE
-        StructField("vacuum_files_deleted", LongType(), False),
-        StructField("properties_set", StringType(), False),  # JSON of the properties changed
-        StructField("version_before", LongType(), True),
-        StructField("version_after", LongType(), True),
-        StructField("duration_ms", LongType(), False),
-        # JSON list of the metadata statements not run on a streamed table (null: none); added to
-        # existing report tables by write_report
-        StructField("metadata_deferred", StringType(), True),
-    ]
-)
-
-
-@ops_row(MAINTENANCE_RUNS_SCHEMA)
-@dataclasses.dataclass(frozen=True)
+@ops_table
+@dataclass(frozen=True)
 class MaintenanceRunRow:
+    """``ops.maintenance_runs``: one row per maintained table per maintenance run."""
+
     run_id: str
-    started_at: dt.datetime
+    started_at: dt.datetime  # UTC, when this table's maintenance began
     layer: str
-    table_name: str
-    table_location: str
-    engine: str
-    outcome: str
+    table_name: str  # logical <layer>.<table>
+    table_location: str  # folder locally, UC name on Databricks
+    engine: str  # delta-rs | spark-delta
+    outcome: str  # succeeded | failed | skipped: missing
     error: str | None
     zorder_by: list[str]
     liquid_clustering: bool
-    retention_hours: int | None
-    unsafe_retention: bool
-    files_before: int | None
-    bytes_before: int | None
-    files_after: int | None
-    bytes_after: int | None
-    partitions_optimized: int
-    files_compacted: int
-    files_written: int
-    vacuum_files_deleted: int
-    properties_set: str
-    version_before: int | None
-    version_after: int | None
-    duration_ms: int
-    metadata_deferred: str | None
+    retention_hours: int | None = field(metadata=_INT)  # null: the policy does not VACUUM
+    unsafe_retention: bool = False  # below 168 h with the override
+    files_before: int | None = None  # data files of the current version
+    bytes_before: int | None = None
+    files_after: int | None = None
+    bytes_after: int | None = None
+    partitions_optimized: int = 0
+    files_compacted: int = 0  # files removed (rewritten) by OPTIMIZE
+    files_written: int = 0  # files added by OPTIMIZE
+    vacuum_files_deleted: int = 0
+    properties_set: str = "{}"  # JSON of the properties changed
+    version_before: int | None = None
+    version_after: int | None = None
+    duration_ms: int = 0
+    # JSON list of the metadata statements not run on a streamed table (null: none); added to
+    # existing report tables by write_report
+    metadata_deferred: str | None = None
+
+
+RUNS_SCHEMA: StructType = RunRow.SCHEMA  # type: ignore[attr-defined]
+PROGRESS_SCHEMA: StructType = ProgressRow.SCHEMA  # type: ignore[attr-defined]
+LANDING_FILES_SCHEMA: StructType = LandingFileRow.SCHEMA  # type: ignore[attr-defined]
+BAD_FILES_SCHEMA: StructType = BadFileRow.SCHEMA  # type: ignore[attr-defined]
+SILVER_RUNS_SCHEMA: StructType = SilverRunRow.SCHEMA  # type: ignore[attr-defined]
+QUALITY_RESULTS_SCHEMA: StructType = QualityResultRow.SCHEMA  # type: ignore[attr-defined]
+MAINTENANCE_RUNS_SCHEMA: StructType = MaintenanceRunRow.SCHEMA  # type: ignore[attr-defined]
