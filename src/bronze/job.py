@@ -67,7 +67,7 @@ class BronzeBatchWriter:
             query_id = spark.sparkContext.getLocalProperty(QUERY_ID_PROPERTY)
             if not query_id:  # fall back to the id Spark persisted in the checkpoint
                 query_id = spark.read.json(f"{self.checkpoint}/metadata").first()["id"]
-            self._app_id = f"medallion.{STREAM_NAME}.{query_id}"
+            self._app_id = f"{BRONZE_EVENTS.progress_app_id}.{query_id}"  # medallion.bronze_events.<id>
         return self._app_id
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
