@@ -257,7 +257,7 @@ def test_any_other_failure_is_one_line_without_traceback(capsys, tmp_path, monke
     def boom(config):
         raise RuntimeError("the disk controller said no\n  detail line\n  another")
 
-    monkeypatch.setattr(medallion.runtime, "runtime", boom)  # what every stage command starts with
+    monkeypatch.setattr(medallion.runtime, "spark_and_storage", boom)  # what every stage command starts with
     code, err = run(capsys, "gold", "--root", str(tmp_path / "w"))
     assert code == 1
     assert failed_line(err, "gold") == "medallion gold: FAILED: RuntimeError: the disk controller said no"

@@ -147,9 +147,9 @@ def run(
         result = _stream(config, spark, storage, secrets, gate, job)
         result.seconds = time.monotonic() - started
         job.input_range = (
-            f"{config.source} source: {result.files_read} new files"
+            f"files source: {result.files_read} new files"
             if config.source == "files"
-            else (f"{config.source} source")
+            else f"{config.source} source"
         )
         job.rows_in, job.rows_out = result.records_read, result.rows_ingested
     return result

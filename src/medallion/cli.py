@@ -31,8 +31,8 @@ from medallion.runtime import (
     raise_for_bad_files,
     recorder_for,
     run_stage,
-    runtime,
     setup_logging,
+    spark_and_storage,
     start,
 )
 
@@ -54,7 +54,7 @@ def cmd_gold(args: argparse.Namespace) -> int:
 
 def cmd_local(args: argparse.Namespace) -> int:
     config = start(args, environment="local", source="files")
-    spark, storage = runtime(config)
+    spark, storage = spark_and_storage(config)
     print(f"medallion local: landing folder {config.events_dir or '(packaged sample events)'}")
     print(f"                 warehouse      {config.root}")
     gate, recorder = gate_for(config, storage), recorder_for(config, storage)
@@ -95,7 +95,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
         table = by_key(f"{config.check_layer}.{config.check_table}")
     except KeyError as exc:
         raise ConfigError(str(exc.args[0])) from None
-    _, storage = runtime(config)
+    _, storage = spark_and_storage(config)
     # enforce mode: a failed check raises QualityGateError (a JobFailedError) -> exit 1
     result = validate_table(config, storage, table, where=config.check_where or None)
     print(result.message())
@@ -111,7 +111,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     selected = policy.select(policy.parse_tables(config.maintenance_tables or None))
     plan.check_retention(selected, config.retention_hours, config.allow_unsafe_retention)
     config = start(args)  # locally: a root that holds no medallion warehouse is a usage error
-    spark, storage = runtime(config)
+    spark, storage = spark_and_storage(config)
     result = job.run(config, spark, storage, recorder=recorder_for(config, storage))
     print(result.summary())
     if not result.ok:  # the other tables were maintained; the task still fails
@@ -131,7 +131,7 @@ def cmd_integration_test(args: argparse.Namespace) -> int:
     from medallion import integration
 
     config = start(args)
-    spark, storage = runtime(config)
+    spark, storage = spark_and_storage(config)
     return integration.run_cli(args, config, spark, storage)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from medallion.config import Config, ConfigError
 from medallion.errors import JobFailedError
-from medallion.runtime import EXIT_OK, gate_for, recorder_for, run_stage, runtime, start
+from medallion.runtime import EXIT_OK, gate_for, recorder_for, run_stage, spark_and_storage, start
 
 #: size -> (days, records per day, users, videos)
 DEMO_SIZES = {"tiny": (2, 200, 40, 25), "small": (3, 3_000, 1_000, 300), "medium": (7, 25_000, 10_000, 2_000)}
@@ -231,7 +231,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return result
 
     generated = timed("generate", lambda: write_landing(spec, root / "landing"), show=True)
-    spark, storage = timed("spark", lambda: runtime(config))
+    spark, storage = timed("spark", lambda: spark_and_storage(config))
     gate, recorder = gate_for(config, storage), recorder_for(config, storage)  # as `medallion local`
     for layer in ("bronze", "silver", "gold"):
         timed(layer, lambda layer=layer: run_stage(layer, config, spark, storage, gate, recorder))

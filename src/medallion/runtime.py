@@ -77,7 +77,7 @@ def start(args: argparse.Namespace, **overrides: Any) -> Config:
     return config
 
 
-def runtime(config: Config):
+def spark_and_storage(config: Config):
     from medallion.spark import get_spark
     from medallion.storage import get_storage
 
@@ -121,7 +121,7 @@ def run_stage(layer: str, config: Config, spark, storage, gate, recorder) -> Any
 
 def cmd_stage(layer: str, args: argparse.Namespace) -> int:
     config = start(args)
-    spark, storage = runtime(config)
+    spark, storage = spark_and_storage(config)
     gate = gate_for(config, storage)
     result = run_stage(layer, config, spark, storage, gate, recorder_for(config, storage))
     gate.raise_for_alerts()  # warn mode published; a score below min_quality_score fails the task

@@ -93,14 +93,14 @@ def run(
         result = SilverResult(run_id=job.run_id)
         if not storage.exists(bronze):
             raise JobFailedError(f"bronze table {bronze} does not exist: run the bronze job first")
-        storage.version(bronze)  # reads bronze's log: a broken one fails here, before anything is created
+        bronze_version = storage.version(bronze)  # a broken log fails here, before anything is created
         prepare_tables(storage, config, contract)
         progress = ProgressLog(storage, PROGRESS.location(config))
         progress.ensure()
         state = progress.state(
             SILVER_EVENTS.progress_app_id, storage.table_id(SILVER_EVENTS.location(config))
         )
-        pending = pending_range(state, storage.version(bronze))
+        pending = pending_range(state, bronze_version)
         if pending is not None:
             start, end, result.resumed = pending
             result.bronze_start_version, result.bronze_end_version = start, end

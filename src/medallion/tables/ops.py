@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -75,15 +75,10 @@ def ops_table(cls: type[T]) -> type[T]:
 
 
 def rows_frame(spark: SparkSession, schema: StructType, rows: Iterable[Any]) -> DataFrame:
-    """A DataFrame of ``rows`` (ops-row dataclasses or mappings), each value put in its column by name."""
-    data = []
-    for row in rows:
-        values: Mapping[str, Any] = row if isinstance(row, Mapping) else dataclasses.asdict(row)
-        missing = [name for name in schema.fieldNames() if name not in values]
-        if missing:
-            raise ValueError(f"row {type(row).__name__} lacks columns {missing}")
-        data.append(tuple(values[name] for name in schema.fieldNames()))
-    return spark.createDataFrame(data, schema)
+    """A DataFrame of ``rows`` (ops-row dataclasses), each value put in its column by name."""
+    return spark.createDataFrame(
+        [tuple(getattr(row, name) for name in schema.fieldNames()) for row in rows], schema
+    )
 
 
 @ops_table

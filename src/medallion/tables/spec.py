@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from medallion.storage.base import PRIMARY_KEY_PROPERTY, TIMESERIES_KEY_PROPERTY
 from medallion.tables.policy import TablePolicy
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from medallion.config import Config
     from medallion.contract import EventContract
+    from medallion.storage import DeltaStorage
 
 
 def feature_table_properties(primary_key: tuple[str, ...], timeseries_key: str) -> dict[str, str]:
@@ -95,7 +96,9 @@ class TableSpec:
             raise ValueError(f"{self.key} has no single entity key (primary key {self.primary_key})")
         return entity[0]
 
-    def create_if_missing(self, storage: Any, config: Config, contract: EventContract | None = None) -> str:
+    def create_if_missing(
+        self, storage: DeltaStorage, config: Config, contract: EventContract | None = None
+    ) -> str:
         """Create the table from its spec when it does not exist, and declare its keys (a feature
         table's key properties; on Databricks also its Unity Catalog primary key constraint) when
         they are not declared yet; return its location."""
