@@ -80,6 +80,42 @@ def test_second_run_ingests_only_new_files(spark, storage, local_config, landing
     assert by_file == {"a.jsonl": {0}, "b.jsonl": {1}}
 
 
+def test_rerun_with_nothing_new_starts_no_stream(spark, storage, local_config, landing):
+    """Available-now with every landed file in the ledger: the stream is not started at all (the
+    listener hears of every query start, synchronously with start()); a new file starts it."""
+    from pyspark.sql.streaming import StreamingQueryListener
+
+    class Starts(StreamingQueryListener):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def onQueryStarted(self, event) -> None:
+            self.names.append(event.name)
+
+        def onQueryProgress(self, event) -> None: ...
+
+        def onQueryIdle(self, event) -> None: ...
+
+        def onQueryTerminated(self, event) -> None: ...
+
+    starts = Starts()
+    spark.streams.addListener(starts)
+    try:
+        cfg = local_config.replace(events_dir=str(landing))
+        _land(landing, "a.jsonl", [GOOD, NON_UTF8])
+        assert job.run(cfg, spark, storage).rows_ingested == 2
+        assert starts.names == [job.STREAM_NAME]
+        rerun = job.run(cfg, spark, storage)
+        assert (rerun.rows_ingested, rerun.files_read, rerun.batches) == (0, 0, 0)
+        assert starts.names == [job.STREAM_NAME]  # not started
+        _land(landing, "b.jsonl", [GOOD])
+        assert job.run(cfg, spark, storage).rows_ingested == 1
+        assert starts.names == [job.STREAM_NAME] * 2
+        assert len(_bronze_rows(storage, cfg)) == 3
+    finally:
+        spark.streams.removeListener(starts)
+
+
 def test_micro_batches_follow_max_files_per_trigger(spark, storage, local_config, landing):
     for i in range(3):
         _land(landing, f"f{i}.jsonl", [GOOD])

@@ -11,7 +11,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from medallion.storage import StorageError, TableNotFoundError, Txn
+from medallion.storage import Rows, StorageError, TableNotFoundError, Txn
 from medallion.storage.arrow import (
     arrow_schema_to_spark,
     arrow_type_to_spark,
@@ -389,6 +389,44 @@ def test_idempotent_append_with_txn(storage, spark, events_table):
     assert write(storage, spark, events_table, rows(("d", 4, 4.0, 2)), txn=Txn("other-job", 1)).committed
     assert not write(storage, spark, events_table, rows(("e", 5, 5.0, 2)), txn=Txn("bronze-job", 8)).committed
     assert storage.read(events_table).count() == 4
+
+
+OPS = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("rows", T.LongType(), False),
+        T.StructField("score", T.DoubleType(), True),
+        T.StructField("started", T.TimestampType(), False),
+        T.StructField("tables", T.ArrayType(T.StringType(), False), False),
+        T.StructField("percent", T.MapType(T.StringType(), T.DoubleType(), False), False),
+        T.StructField("day", T.DateType(), True),
+    ]
+)
+
+
+def test_driver_rows_are_appended_and_read_back_as_collect_returns_them(storage, spark, warehouse):
+    """Ops records built on the driver (``Rows``) are written like a DataFrame - schema check, txn,
+    values - and ``read_rows`` returns plain dicts, timestamps as PySpark's collect gives them."""
+    table = str(warehouse / "ops" / "runs")
+    storage.create_if_missing(table, OPS)
+    started = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    records = [
+        ("r1", 10, None, started, ["silver.events"], {"a": 0.5}, d(2)),
+        ("r2", 0, 1.0, started + dt.timedelta(hours=1), [], {}, None),
+    ]
+    first = storage.append(Rows(OPS, records), table, txn=Txn("recorder", 1))
+    assert first.committed and first.version == 1
+    assert not storage.append(Rows(OPS, records), table, txn=Txn("recorder", 1)).committed
+    collected = sorted(storage.read(table).collect())
+    assert [tuple(r) for r in collected] == [
+        (rid, n, score, ts.astimezone().replace(tzinfo=None), tables, percent, day)
+        for rid, n, score, ts, tables, percent, day in records
+    ]
+    got = storage.read_rows(table, ["run_id", "started", "tables"], where="rows > 0")
+    assert got == [{"run_id": "r1", "started": collected[0]["started"], "tables": ["silver.events"]}]
+    assert storage.read_rows(table, ["run_id"], where="rows > 99") == []
+    with pytest.raises(StorageError):
+        storage.append(Rows(EVENTS, rows(("a", 1, 1.0, 1))), table)  # another table's schema
 
 
 def test_txn_is_recorded_for_an_empty_batch(storage, spark, events_table):

@@ -19,7 +19,13 @@ from pyspark.sql import functions as F
 
 from medallion.bronze.ledger import LandingLedger
 from medallion.bronze.plan import BronzeResult, FileTriage, triage
-from medallion.bronze.sources import default_events_dir, explain_stream_failure, list_landing, read_stream
+from medallion.bronze.sources import (
+    default_events_dir,
+    explain_stream_failure,
+    list_landing,
+    read_stream,
+    unfinished_batch,
+)
 from medallion.bronze.transforms import add_ingestion_metadata, file_records, normalize_files
 from medallion.config import Config
 from medallion.config_values import parse_trigger
@@ -180,6 +186,15 @@ def _stream(
         changed = ledger.unreported([b for p, n, t in listing if (b := ledger.modified(p, n, t))])
         ledger.record_bad(spark, changed, None, None, None)
         result.bad_files.extend(changed)
+        if (
+            "availableNow" in parse_trigger(config.trigger)
+            and not ledger.pending(listing)
+            and not unfinished_batch(spark, checkpoint)
+        ):
+            # Every file is in the ledger (ingested, or reported as bad) and the checkpoint has no
+            # batch to replay, so the stream would read nothing: do not start it.
+            log.info("bronze: nothing new in %s (%s files, all known)", config.events_dir, len(listing))
+            return result
     stream = read_stream(spark, config, secrets)
     writer = BronzeBatchWriter(storage, table, checkpoint, result, gate=gate, ledger=ledger, job=job)
     query = (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.storage import DeltaStorage, Txn
 from medallion.tables import BAD_FILES, LANDING_FILES
-from medallion.tables.ops import MODIFIED_AFTER_INGESTION, BadFileRow, LandingFileRow, rows_frame
+from medallion.tables.ops import MODIFIED_AFTER_INGESTION, BadFileRow, LandingFileRow, ops_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -50,15 +50,14 @@ class LandingLedger:
         BAD_FILES.create_if_missing(self.storage, config)
 
     def load(self) -> LandingLedger:
-        rows = self.storage.read(self.landing_table).select(
-            "file_path", "file_size", "file_modification_time", "ingestion_time"
-        )
-        for r in sorted(rows.collect(), key=lambda r: r["ingestion_time"]):  # the latest one wins
+        columns = ["file_path", "file_size", "file_modification_time"]
+        rows = self.storage.read_rows(self.landing_table, [*columns, "ingestion_time"])
+        for r in sorted(rows, key=lambda r: r["ingestion_time"]):  # the latest one wins
             self.ingested[r["file_path"]] = (r["file_size"], r["file_modification_time"])
-        bad = self.storage.read(self.bad_table).select(
-            "file_path", "file_size", "file_modification_time", "problem"
-        )
-        self.reported = {tuple(r) for r in bad.collect()}
+        bad = self.storage.read_rows(self.bad_table, [*columns, "problem"])
+        self.reported = {
+            (r["file_path"], r["file_size"], r["file_modification_time"], r["problem"]) for r in bad
+        }
         return self
 
     def already_ingested(self, path: str, size: int, mtime: Any) -> bool:
@@ -79,6 +78,18 @@ class LandingLedger:
             "the change was not ingested",
         )
 
+    def pending(self, listing: Sequence[tuple[str, int, Any]]) -> list[str]:
+        """Paths of a landing listing (path, size, modification time) that bronze has neither
+        ingested nor reported as bad: what the files source still has to read."""
+        reported = {(path, size, mtime) for path, size, mtime, _ in self.reported}
+        return [
+            path
+            for path, size, mtime in listing
+            if not self.already_ingested(path, size, mtime)
+            and (path, size, mtime) not in reported
+            and self.modified(path, size, mtime) is None
+        ]
+
     def unreported(self, bad: Sequence[BadFile]) -> list[BadFile]:
         """``bad`` without the problems already in ops.bad_files (each is reported once)."""
         return [b for b in bad if (b.path, b.size, b.modification_time, b.problem) not in self.reported]
@@ -98,7 +109,7 @@ class LandingLedger:
             BadFileRow(b.path, b.size, b.modification_time, b.problem, b.error, batch_id, app_id, now)
             for b in bad
         ]
-        self.storage.append(rows_frame(spark, BAD_FILES.schema_for(), rows), self.bad_table, txn=txn)
+        self.storage.append(ops_rows(BAD_FILES.schema_for(), rows), self.bad_table, txn=txn)
         self.reported |= {(b.path, b.size, b.modification_time, b.problem) for b in bad}
 
     def record_ingested(
@@ -119,6 +130,6 @@ class LandingLedger:
             )
             for f in files
         ]
-        self.storage.append(rows_frame(spark, LANDING_FILES.schema_for(), rows), self.landing_table, txn=txn)
+        self.storage.append(ops_rows(LANDING_FILES.schema_for(), rows), self.landing_table, txn=txn)
         for f in files:
             self.ingested[f["file_path"]] = (f["file_size"], f["file_modification_time"])

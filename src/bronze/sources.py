@@ -245,6 +245,24 @@ def list_landing(spark: SparkSession, events_dir: str) -> list[tuple[str, int, A
     return [(r["path"], int(r["length"]), r["modificationTime"]) for r in rows]
 
 
+def unfinished_batch(spark: SparkSession, checkpoint: str) -> bool:
+    """Whether the stream's checkpoint holds a batch that was planned (``offsets/N``) but not
+    committed (``commits/N``): a run that died mid-batch, which Spark replays on restart. Read
+    through Hadoop's file system, so it works on any checkpoint location Spark can use."""
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+
+    def last_batch(folder: str) -> int:
+        path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/{folder}")
+        fs = path.getFileSystem(conf)
+        if not fs.exists(path):
+            return -1
+        names = [status.getPath().getName() for status in fs.listStatus(path)]
+        return max((int(n) for n in names if n.isdigit()), default=-1)
+
+    return last_batch("offsets") > last_batch("commits")
+
+
 def default_events_dir() -> str:
     """The sample landing folder shipped inside the package (the local default)."""
     return str(resources.files("medallion") / "sample_events")

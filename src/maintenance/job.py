@@ -115,7 +115,7 @@ def run(
         if not config.dry_run:
             report = MAINTENANCE_RUNS.location(config)
             try:
-                write_report(spark, storage, report, result)
+                write_report(storage, report, result)
                 result.report_table = report
             except Exception as exc:  # the maintenance itself is done; say so, and fail the run
                 log.exception("could not write the maintenance report to %s", report)

@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.maintenance.plan import CompactionCandidate
 from medallion.tables import MAINTENANCE_RUNS
-from medallion.tables.ops import MaintenanceRunRow, rows_frame
+from medallion.tables.ops import MaintenanceRunRow, ops_rows
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-
-    from medallion.storage import DeltaStorage
+    from medallion.storage import DeltaStorage, Rows
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -226,12 +224,11 @@ class MaintenanceResult:
         return out
 
 
-def report_frame(spark: SparkSession, result: MaintenanceResult) -> DataFrame:
-    rows = [t.report_row(result.run_id) for t in result.tables]
-    return rows_frame(spark, MAINTENANCE_RUNS.schema_for(), rows)
+def report_rows(result: MaintenanceResult) -> Rows:
+    return ops_rows(MAINTENANCE_RUNS.schema_for(), [t.report_row(result.run_id) for t in result.tables])
 
 
-def write_report(spark: SparkSession, storage: DeltaStorage, table: str, result: MaintenanceResult) -> None:
+def write_report(storage: DeltaStorage, table: str, result: MaintenanceResult) -> None:
     """Append one row per table of ``result`` to the report table. A missing table is created with
     the properties of its own maintenance policy (no metadata commit needed on it later); one from
     an older version of this job gets the columns it lacks."""
@@ -241,4 +238,4 @@ def write_report(spark: SparkSession, storage: DeltaStorage, table: str, result:
         missing = [f for f in schema.fields if f.name not in existing]
         if missing:
             storage.add_columns(table, missing)
-    storage.append(report_frame(spark, result), table)
+    storage.append(report_rows(result), table)

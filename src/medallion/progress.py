@@ -27,11 +27,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyspark.sql import functions as F
-
 from medallion.storage import DeltaStorage, Txn
 from medallion.storage.quoting import quote_string
-from medallion.tables.ops import PROGRESS_SCHEMA, ProgressRow, rows_frame
+from medallion.tables.ops import PROGRESS_SCHEMA, ProgressRow, ops_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -64,23 +62,20 @@ class ProgressLog:
         if not self.storage.exists(self.table):
             return ProgressState(None, None)
         where = f"consumer = {quote_string(consumer)} AND target_id = {quote_string(target_id)}"
-        rows = self.storage.read(self.table, where=where)
-        started = F.when(F.col("status") == STARTED, F.col("end_version"))
-        agg = rows.agg(
-            F.max(F.when(F.col("status") == COMMITTED, F.col("end_version"))).alias("committed"),
-            F.max(started).alias("started_end"),
-            F.max_by(F.col("start_version"), started).alias("started_start"),
-        ).first()
-        committed = agg["committed"]
+        rows = self.storage.read_rows(self.table, ["status", "start_version", "end_version"], where=where)
+        committed = max((r["end_version"] for r in rows if r["status"] == COMMITTED), default=None)
+        started = max(
+            ((r["end_version"], r["start_version"]) for r in rows if r["status"] == STARTED), default=None
+        )
         pending = None
-        if agg["started_end"] is not None and (committed is None or agg["started_end"] > committed):
-            pending = (int(agg["started_start"]), int(agg["started_end"]))
+        if started is not None and (committed is None or started[0] > committed):
+            pending = (int(started[1]), int(started[0]))
         return ProgressState(None if committed is None else int(committed), pending)
 
     def _record(self, consumer: str, target_id: str, status: str, start: int, end: int, run_id: str) -> bool:
         now = dt.datetime.now(dt.timezone.utc)
         row = ProgressRow(consumer, target_id, status, int(start), int(end), run_id, now)
-        df = rows_frame(self.spark, PROGRESS_SCHEMA, [row])
+        df = ops_rows(PROGRESS_SCHEMA, [row])
         txn = Txn(f"{consumer}@{target_id}:{status}", int(end))
         return self.storage.append(df, self.table, txn=txn).committed
 

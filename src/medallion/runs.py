@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from medallion.failures import explain, first_line
 from medallion.tables import RUNS, TableSpec
-from medallion.tables.ops import RunRow, rows_frame
+from medallion.tables.ops import RunRow, ops_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -131,7 +131,7 @@ class RunRecorder:
             job.mlflow_run_id = self._log_mlflow(job)
         try:
             table = RUNS.create_if_missing(self.storage, self.config)
-            self.storage.append(rows_frame(self.storage.spark, RUNS.schema_for(), [job.row()]), table)
+            self.storage.append(ops_rows(RUNS.schema_for(), [job.row()]), table)
         except Exception as exc:  # never hide the job's own outcome
             log.error("could not record the %s run %s in ops.runs: %s", job.layer, job.run_id, explain(exc))
         self.recorded.append(job)

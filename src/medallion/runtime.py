@@ -5,10 +5,13 @@ recorder, and running one pipeline stage with its summary."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import sys
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from medallion.config import Config
@@ -77,10 +80,29 @@ def start(args: argparse.Namespace, **overrides: Any) -> Config:
     return config
 
 
+#: Imported in the background while the JVM starts: every command that starts Spark records its
+#: runs in MLflow, whose import alone takes seconds (the main thread mostly waits on the JVM).
+PRELOADED_MODULES = ("mlflow",)
+
+
+def preload(modules: Sequence[str] = PRELOADED_MODULES) -> threading.Thread:
+    """Import ``modules`` on a daemon thread; a failure is left for the real import to report."""
+
+    def load() -> None:
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="medallion-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def spark_and_storage(config: Config):
     from medallion.spark import get_spark
     from medallion.storage import get_storage
 
+    preload()
     spark = get_spark(config)
     quiet_jvm_logs(spark, config)
     return spark, get_storage(spark, config)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from medallion.tables import QUALITY_RESULTS
-from medallion.tables.ops import QUALITY_RESULTS_SCHEMA, QualityResultRow, rows_frame
+from medallion.tables.ops import QUALITY_RESULTS_SCHEMA, QualityResultRow, ops_rows
 
 if TYPE_CHECKING:
     from medallion.config import Config
@@ -187,4 +187,4 @@ class GateResult:
 def write_results(storage: DeltaStorage, config: Config, results: Sequence[GateResult]) -> None:
     """Append result rows to ``ops.quality_results`` (created on first use)."""
     table = QUALITY_RESULTS.create_if_missing(storage, config)
-    storage.append(rows_frame(storage.spark, QUALITY_RESULTS_SCHEMA, [r.row() for r in results]), table)
+    storage.append(ops_rows(QUALITY_RESULTS_SCHEMA, [r.row() for r in results]), table)

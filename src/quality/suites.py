@@ -36,14 +36,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
-from great_expectations.expectations.row_conditions import Column
-
 from medallion.config import ConfigError
 from medallion.contract import load_contract
 
+# Great Expectations is imported by the functions that build suites, not with this module: a job
+# run that validates nothing (nothing new, or gates off) never pays its import (seconds).
 if TYPE_CHECKING:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
     from pyspark.sql import DataFrame
 
     from medallion.config import Config
@@ -90,15 +90,21 @@ def expectation_columns(expectation: Any) -> tuple[str, ...]:
 
 
 def _suite(name: str, expectations: Sequence[gxe.Expectation]) -> gx.ExpectationSuite:
+    import great_expectations as gx
+
     # The constructor, not add_expectation(): that one needs an active GX data context.
     return gx.ExpectationSuite(name=name, expectations=list(expectations))
 
 
 def _not_null(column: str) -> gxe.Expectation:
+    import great_expectations.expectations as gxe
+
     return named(gxe.ExpectColumnValuesToNotBeNull(column=column), f"{column}_not_null")
 
 
 def _non_negative(column: str) -> gxe.Expectation:
+    import great_expectations.expectations as gxe
+
     return named(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0), f"{column}_non_negative")
 
 
@@ -110,6 +116,9 @@ def bronze_events_suite() -> gx.ExpectationSuite:
 
 def bronze_batch_suite() -> gx.ExpectationSuite:
     """bronze batch metrics {inputs_read, rows}: a batch that read files/offsets wrote rows."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
     return _suite(
         "bronze.events.batch",
         [
@@ -128,6 +137,9 @@ def silver_events_suite(
     event_types: Sequence[str], min_event_date: dt.date, max_event_date: dt.date
 ) -> gx.ExpectationSuite:
     """silver.events candidate rows (the new, deduplicated events about to be merged)."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
     if min_event_date > max_event_date:
         raise ConfigError(f"accepted event_date range is empty: {min_event_date} > {max_event_date}")
     watch = Column("event_type") == "watch"
@@ -164,6 +176,8 @@ def silver_events_suite(
 
 def silver_batch_suite(max_quarantine_rate: float) -> gx.ExpectationSuite:
     """silver batch metrics {rows_read, rows_quarantined, quarantine_rate}."""
+    import great_expectations.expectations as gxe
+
     if not 0.0 <= max_quarantine_rate <= 1.0:
         raise ConfigError(f"max_quarantine_rate={max_quarantine_rate} is not within [0, 1]")
     return _suite(
@@ -188,6 +202,8 @@ def _count_columns(required: Sequence[str], columns: Sequence[str] | None) -> li
 
 def _feature_keys(entity: str) -> list:
     """Keys of a gold feature table: entity and feature_date not null, unique together."""
+    import great_expectations.expectations as gxe
+
     return [
         _not_null(entity),
         _not_null("feature_date"),
@@ -200,6 +216,8 @@ def _feature_keys(entity: str) -> list:
 
 def gold_user_features_suite(columns: Sequence[str] | None = None) -> gx.ExpectationSuite:
     """gold.user_features rows of the recomputed feature dates."""
+    import great_expectations.expectations as gxe
+
     return _suite(
         "gold.user_features",
         [
@@ -234,6 +252,9 @@ def gold_video_features_suite(columns: Sequence[str] | None = None) -> gx.Expect
 
 def gold_batch_suite(table: str) -> gx.ExpectationSuite:
     """gold batch metrics, one row per recomputed date {feature_date, silver_events, rows}."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
     return _suite(
         f"gold.{table}.batch",
         [

@@ -49,7 +49,7 @@ from medallion.silver.tables import prepare_tables
 from medallion.silver.transforms import deduplicate, to_events, to_quarantine, validate
 from medallion.storage import DeltaStorage, Txn
 from medallion.tables import BRONZE_EVENTS, PROGRESS, SILVER_EVENTS, SILVER_QUARANTINE, SILVER_RUNS
-from medallion.tables.ops import rows_frame
+from medallion.tables.ops import ops_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -136,9 +136,7 @@ def _process(
         new_rows = _count(config, storage, validated, unique, result)
         if gate is not None:
             job.passed(gate.check(SILVER_EVENTS, new_rows, result.as_dict()))
-        detail = rows_frame(
-            validated.sparkSession, SILVER_RUNS.schema_for(), [result.detail_row(contract.version, run_time)]
-        )
+        detail = ops_rows(SILVER_RUNS.schema_for(), [result.detail_row(contract.version, run_time)])
         target_id = storage.table_id(events_t)
         progress.start(SILVER_EVENTS.progress_app_id, target_id, start, end, result.run_id)
         storage.append(detail, SILVER_RUNS.location(config), txn=txn)

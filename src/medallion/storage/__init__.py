@@ -14,6 +14,7 @@ from medallion.storage.base import (
     WriteResult,
 )
 from medallion.storage.interface import DeltaStorage
+from medallion.storage.rows import Rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -25,6 +26,7 @@ __all__ = [
     "CorruptTableLogError",
     "DeltaStorage",
     "FileInfo",
+    "Rows",
     "StorageError",
     "TableNotFoundError",
     "Txn",

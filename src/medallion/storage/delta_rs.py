@@ -54,6 +54,7 @@ from medallion.storage.delta_rs_files import file_infos, partition_filters
 from medallion.storage.engine_errors import delta_rs_errors
 from medallion.storage.interface import DeltaStorage
 from medallion.storage.quoting import check_predicate, quote_identifier
+from medallion.storage.rows import Rows
 from medallion.storage.schema import change_feed_schema
 
 if TYPE_CHECKING:
@@ -205,6 +206,21 @@ class DeltaRsStorage(DeltaStorage):
             data = pa.table(QueryBuilder().register(_QUERY_TABLE, dt).execute(sql).read_all())
         return to_spark(self.spark, data, schema)
 
+    def read_rows(self, table: str, columns: Sequence[str], where: str | None = None) -> list[dict[str, Any]]:
+        from deltalake import QueryBuilder
+
+        dt = self._open(table)
+        known = set(delta_table_schema(dt).fieldNames())
+        missing = [c for c in columns if c not in known]
+        if missing:
+            raise StorageError(f"columns {missing} are not columns of {table}")
+        sql = f"SELECT {', '.join(_df_identifier(c) for c in columns)} FROM {_QUERY_TABLE}"
+        if where is not None:
+            sql += f" WHERE {check_predicate(where)}"
+        with delta_rs_errors("read", table):
+            rows = pa.table(QueryBuilder().register(_QUERY_TABLE, dt).execute(sql).read_all()).to_pylist()
+        return [{k: _as_spark_collects(v) for k, v in row.items()} for row in rows]
+
     def read_changes(self, table: str, start_version: int, end_version: int | None = None) -> DataFrame:
         if start_version < 0 or (end_version is not None and end_version < start_version):
             raise StorageError(f"invalid change feed range {start_version}..{end_version}")
@@ -231,7 +247,7 @@ class DeltaRsStorage(DeltaStorage):
         return committed is not None and txn.version <= committed
 
     def _append(
-        self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
+        self, df: DataFrame | Rows, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
     ) -> Mapping[str, Any]:
         from deltalake import write_deltalake
 
@@ -241,7 +257,12 @@ class DeltaRsStorage(DeltaStorage):
                 f"partition_by {list(partition_by)} differs from the partitioning "
                 f"{dt.metadata().partition_columns} of {table}"
             )
-        data = to_arrow(df, delta_table_schema(dt) if dt is not None else None)
+        if isinstance(df, Rows):  # driver-side records: straight to Arrow, no Spark job
+            data = df.to_arrow()
+            if dt is not None:
+                data = data.select(delta_table_schema(dt).fieldNames())
+        else:
+            data = to_arrow(df, delta_table_schema(dt) if dt is not None else None)
         write_deltalake(
             str(table),
             data,
@@ -356,6 +377,13 @@ class DeltaRsStorage(DeltaStorage):
             return VacuumResult.from_listing(candidates, listing_limit)
         deleted = candidates & run(False)
         return VacuumResult.from_listing(deleted, listing_limit, deleted=len(deleted))
+
+
+def _as_spark_collects(value: Any) -> Any:
+    """A value as PySpark's ``collect`` returns it: timestamps as naive local time."""
+    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
+        return value.astimezone().replace(tzinfo=None)
+    return value
 
 
 def _df_identifier(name: str) -> str:

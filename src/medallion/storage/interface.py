@@ -57,6 +57,7 @@ from medallion.storage.base import (
 )
 from medallion.storage.commits import canonical_metrics, stamp_write_id, write_stamp
 from medallion.storage.quoting import check_predicate
+from medallion.storage.rows import Rows
 from medallion.storage.schema import check_compatible
 
 if TYPE_CHECKING:
@@ -186,6 +187,14 @@ class DeltaStorage(ABC):
     def read(self, table: str, where: str | None = None, version: int | None = None) -> DataFrame:
         """The table (or a filtered part of it, optionally at a past version) as a DataFrame."""
 
+    def read_rows(self, table: str, columns: Sequence[str], where: str | None = None) -> list[dict[str, Any]]:
+        """``columns`` of the (filtered) table as Python dicts on the driver, values as PySpark's
+        ``collect`` returns them (timestamps naive, in local time): for the small ops tables a job
+        reads to decide what to do (ledgers, progress). delta-rs reads them without a Spark job."""
+        df = self.read(table, where=where).select(*columns)
+        with self.errors("read", table):
+            return [row.asDict() for row in df.collect()]
+
     @abstractmethod
     def read_changes(self, table: str, start_version: int, end_version: int | None = None) -> DataFrame:
         """Rows inserted by commits start_version..end_version (inclusive) through the change data
@@ -201,7 +210,7 @@ class DeltaStorage(ABC):
 
     @abstractmethod
     def _append(
-        self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
+        self, df: DataFrame | Rows, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
     ) -> Mapping[str, Any]:
         """Append ``df`` (creating the table if missing); the commit carries ``txn`` (Delta's txn
         action) and ``stamp`` (its userMetadata, see :func:`.commits.write_stamp`). Returns metrics."""
@@ -261,10 +270,11 @@ class DeltaStorage(ABC):
         return WriteResult(committed=True, version=int(commit["version"]), metrics=merged)
 
     def append(
-        self, df: DataFrame, table: str, partition_by: Sequence[str] = (), txn: Txn | None = None
+        self, df: DataFrame | Rows, table: str, partition_by: Sequence[str] = (), txn: Txn | None = None
     ) -> WriteResult:
         """Append ``df`` (creating the table with ``partition_by`` if it does not exist). A Txn
-        already committed makes it a no-op (``committed=False``)."""
+        already committed makes it a no-op (``committed=False``). ``df`` may be driver-side
+        :class:`.rows.Rows` (ops records): written without a Spark job where the engine can."""
         self._check_schema(df, table)
         return self._transact(table, txn, lambda stamp: self._append(df, table, partition_by, txn, stamp))
 

@@ -45,6 +45,7 @@ from medallion.storage.base import (
 from medallion.storage.commits import write_stamp
 from medallion.storage.engine_errors import spark_errors
 from medallion.storage.interface import DeltaStorage
+from medallion.storage.rows import Rows
 from medallion.storage.schema import change_feed_schema
 from medallion.storage.spark_results import (
     file_info_from_row,
@@ -263,10 +264,12 @@ class SparkDeltaStorage(DeltaStorage):
         return False  # Delta checks txnAppId/txnVersion atomically inside the write
 
     def _append(
-        self, df: DataFrame, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
+        self, df: DataFrame | Rows, table: str, partition_by: Sequence[str], txn: Txn | None, stamp: str
     ) -> Mapping[str, Any]:
         # A partition_by that differs from the table's is refused by Delta itself (an
         # AnalysisException naming the partition columns, mapped to StorageError).
+        if isinstance(df, Rows):
+            df = df.to_spark(self.spark)
         return self._write(df, table, "append", partition_by=partition_by, txn=txn, stamp=stamp)
 
     def _replace_where(

@@ -4,7 +4,7 @@ Each ops table is declared once, as a dataclass whose fields are its columns in 
 schema (``Row.SCHEMA``) is derived from the field types (``str`` string, ``int`` bigint, ``float``
 double, ``bool`` boolean, ``datetime`` timestamp, ``date`` date, ``list[...]`` array, ``dict[...]``
 map; ``X | None`` nullable; ``metadata={"spark": IntegerType()}`` where the stored type is
-narrower). :func:`rows_frame` builds a DataFrame by column *name*, so a value can never land in the
+narrower). :func:`ops_rows` builds the rows to write by column *name*, so a value can never land in the
 wrong column. The registry (:mod:`medallion.tables.registry`) declares where each table lives and
 how it is maintained.
 """
@@ -16,7 +16,7 @@ import datetime as dt
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pyspark.sql.types import (
     ArrayType,
@@ -33,8 +33,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+from medallion.storage.rows import Rows
 
 T = TypeVar("T")
 
@@ -74,11 +73,10 @@ def ops_table(cls: type[T]) -> type[T]:
     return cls
 
 
-def rows_frame(spark: SparkSession, schema: StructType, rows: Iterable[Any]) -> DataFrame:
-    """A DataFrame of ``rows`` (ops-row dataclasses), each value put in its column by name."""
-    return spark.createDataFrame(
-        [tuple(getattr(row, name) for name in schema.fieldNames()) for row in rows], schema
-    )
+def ops_rows(schema: StructType, rows: Iterable[Any]) -> Rows:
+    """``rows`` (ops-row dataclasses) as driver-side :class:`~medallion.storage.Rows` for
+    ``storage.append``, each value put in its column by name."""
+    return Rows(schema, [tuple(getattr(row, name) for name in schema.fieldNames()) for row in rows])
 
 
 @ops_table
