@@ -39,6 +39,10 @@ def spark():
         .config("spark.driver.memory", "2g")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.rdd.compress", "false")
+        # Small test data: the JVM's C1 compiler alone (no C2 compile threads competing for the two
+        # cores) and interpreted plans (no whole-stage code generation per query) are quicker.
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC -XX:TieredStopAtLevel=1")
+        .config("spark.sql.codegen.wholeStage", "false")
     )
     yield session
     session.stop()
@@ -55,6 +59,16 @@ def warehouse(tmp_path: Path) -> Path:
 #: The two storage engines every behavioural test runs on: delta-rs (the local default) and
 #: spark-delta (what runs on Databricks), on the same data with the same assertions.
 ENGINES = ("delta-rs", "spark-delta")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast tier (``pytest -m "not slow"``) runs the behavioural tests on delta-rs, the local
+    default engine; their spark-delta runs belong to the full tier, with the tests marked slow."""
+    slow = pytest.mark.slow
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("engine") == "spark-delta":
+            item.add_marker(slow)
 
 
 @pytest.fixture(params=ENGINES)

@@ -33,6 +33,7 @@ def landing(tmp_path: Path) -> Path:
     return tmp_path / "landing"
 
 
+@pytest.mark.slow
 def test_files_to_delta_preserves_every_line_byte_for_byte(spark, storage, local_config, landing):
     _land(landing, "a.jsonl", [GOOD, MALFORMED, NON_UTF8, b"", b"  not json at all  "])
     cfg = local_config.replace(events_dir=str(landing))
@@ -58,6 +59,7 @@ def test_files_to_delta_preserves_every_line_byte_for_byte(spark, storage, local
     assert any("ingestion_date=" in f.path for f in storage.files(table))
 
 
+@pytest.mark.slow
 def test_second_run_ingests_only_new_files(spark, storage, local_config, landing):
     cfg = local_config.replace(events_dir=str(landing))
     _land(landing, "a.jsonl", [GOOD, MALFORMED])
@@ -80,6 +82,7 @@ def test_second_run_ingests_only_new_files(spark, storage, local_config, landing
     assert by_file == {"a.jsonl": {0}, "b.jsonl": {1}}
 
 
+@pytest.mark.slow
 def test_rerun_with_nothing_new_starts_no_stream(spark, storage, local_config, landing):
     """Available-now with every landed file in the ledger: the stream is not started at all (the
     listener hears of every query start, synchronously with start()); a new file starts it."""
@@ -116,6 +119,7 @@ def test_rerun_with_nothing_new_starts_no_stream(spark, storage, local_config, l
         spark.streams.removeListener(starts)
 
 
+@pytest.mark.slow
 def test_micro_batches_follow_max_files_per_trigger(spark, storage, local_config, landing):
     for i in range(3):
         _land(landing, f"f{i}.jsonl", [GOOD])
@@ -124,6 +128,7 @@ def test_micro_batches_follow_max_files_per_trigger(spark, storage, local_config
     assert result.batches == 3 and result.batch_ids == [0, 1, 2] and result.rows_ingested == 3
 
 
+@pytest.mark.slow
 def test_crash_after_write_before_checkpoint_commit_does_not_duplicate(spark, storage, local_config, landing):
     cfg = local_config.replace(events_dir=str(landing))
     _land(landing, "a.jsonl", [GOOD, MALFORMED, NON_UTF8])
@@ -167,6 +172,7 @@ def test_crash_after_write_before_checkpoint_commit_does_not_duplicate(spark, st
     assert len(_bronze_rows(storage, cfg)) == 4
 
 
+@pytest.mark.slow
 def test_lost_checkpoint_neither_reingests_nor_skips_new_files(spark, storage, local_config, landing):
     """A new checkpoint means a new query id, so batch ids restarting at 0 are not mistaken for
     committed ones; the files already in ops.landing_files are not ingested again."""
@@ -193,6 +199,7 @@ def test_gzipped_landing_files_are_read(spark, storage, local_config, landing):
     assert bodies == sorted([GOOD, NON_UTF8])
 
 
+@pytest.mark.slow
 def test_empty_landing_file_is_recorded_and_does_not_block(spark, storage, local_config, landing):
     """An empty file holds no records: nothing to ingest, never a reason to stop. (Spark does not
     read 0-byte files at all, so it is not in ops.landing_files either.)"""
@@ -213,6 +220,7 @@ def test_empty_landing_file_is_recorded_and_does_not_block(spark, storage, local
     assert job.run(cfg, spark, storage, gate=gate).rows_ingested == 1
 
 
+@pytest.mark.slow
 def test_quality_gate_stops_a_batch_before_anything_is_written(spark, storage, local_config):
     """bronze gate: a batch breaking the suite (a Kafka tombstone: null body) is not appended in
     enforce mode; warn publishes it and records the failure."""

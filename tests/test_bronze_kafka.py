@@ -124,6 +124,7 @@ def _epoch_ms(value: dt.datetime) -> int:
     return round(value.timestamp() * 1000)
 
 
+@pytest.mark.slow
 def test_broker_jars_are_cached_and_missing_maven_is_a_clear_failure(kafka_broker, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # neither mvn nor anything else on PATH
     libs = ensure_kafka_jars()  # resolved once for the session broker: Maven is not run again
@@ -134,6 +135,7 @@ def test_broker_jars_are_cached_and_missing_maven_is_a_clear_failure(kafka_broke
 
 
 # --- a. the record lands in bronze as documented ------------------------------------------------
+@pytest.mark.slow
 def test_kafka_record_lands_in_bronze_as_documented(spark, storage, kafka_config, kafka_broker, topic):
     records = [
         Record(
@@ -182,6 +184,7 @@ def test_kafka_record_lands_in_bronze_as_documented(spark, storage, kafka_config
 
 
 # --- b. available-now drains the topic and stops; the next run takes only new records ------------
+@pytest.mark.slow
 def test_available_now_drains_the_topic_and_a_second_run_takes_only_new_records(
     spark, storage, kafka_config, kafka_broker, topic
 ):
@@ -260,6 +263,7 @@ def _secrets(broker: KafkaBroker, wrong: str, wrong_key: str) -> list[str]:
     return [wrong, wrong_key, broker.password, broker.password.split("SharedAccessKey=")[1].split(";")[0]]
 
 
+@pytest.mark.slow
 def test_wrong_credentials_fail_fast_with_a_clear_error_without_the_secret(
     spark, storage, kafka_config, kafka_broker, topic, monkeypatch, caplog
 ):

@@ -64,6 +64,7 @@ def test_wheel_entry_points_resolve_to_callables():
             assert name.removeprefix("medallion-") in COMMANDS
 
 
+@pytest.mark.slow
 def test_local_prints_no_third_party_info_at_the_default_log_level(tmp_path):
     """The run's own summary, not hundreds of Great Expectations / MLflow INFO lines: only
     medallion's own loggers log below WARNING (a real process, so logging is configured as in use)."""

@@ -367,6 +367,7 @@ def _garble(path: Path, mode: str) -> None:
             crc.unlink()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["truncated", "garbled"])
 def test_corrupt_delta_log_names_the_table_and_the_runbook(capsys, engine, bronze_warehouse, tmp_path, mode):
     root = _copy(bronze_warehouse(engine), tmp_path)
@@ -386,6 +387,7 @@ def test_corrupt_delta_log_names_the_table_and_the_runbook(capsys, engine, bronz
     assert snapshot(root) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["offsets/0", "commits/0", "metadata"])
 def test_corrupt_checkpoint_names_the_folder_and_the_runbook(
     capsys, bronze_warehouse, landing, tmp_path, target
@@ -393,8 +395,13 @@ def test_corrupt_checkpoint_names_the_folder_and_the_runbook(
     root = _copy(bronze_warehouse("delta-rs"), tmp_path)
     checkpoint = root / "_checkpoints" / "bronze_events"
     _garble(checkpoint / target, "garbled")
+    # A new file: with nothing new the stream is not started, so its checkpoint is not read; the
+    # first run with something to read finds the damage.
+    events = tmp_path / "events"
+    shutil.copytree(landing, events)
+    shutil.copy(next(p for p in sorted(landing.iterdir()) if p.is_file()), events / "new.jsonl")
     before = snapshot(root)
-    code, err = run(capsys, "bronze", "--events-dir", str(landing), "--root", str(root))
+    code, err = run(capsys, "bronze", "--events-dir", str(events), "--root", str(root))
     assert code == 1
     line = failed_line(err, "bronze")
     assert f"FAILED: the streaming checkpoint {checkpoint} is unreadable" in line, line
@@ -414,6 +421,7 @@ def test_corrupt_checkpoint_names_the_folder_and_the_runbook(
     assert failed["layer"] == "bronze" and "streaming checkpoint" in failed["error"], failed
 
 
+@pytest.mark.slow
 def test_no_java_stack_trace_on_stderr_of_a_real_process(bronze_warehouse, landing, tmp_path):
     """The console script itself: the JVM's log4j output must not dump Java frames either."""
     root = _copy(bronze_warehouse("delta-rs"), tmp_path)

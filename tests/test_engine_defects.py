@@ -47,6 +47,7 @@ def ev(event_id: str, *, ts: int = T0 + 3_600_000, user: str = "u1") -> bytes:
 
 
 # --- 1: the write path reads a bounded history ---------------------------------------------------
+@pytest.mark.slow
 def test_write_path_reads_no_unbounded_history(spark, storage, warehouse):
     """A Txn append on a table with 40 commits reads at most the commits made during the write -
     the old spark-delta committed_version ran ``DESCRIBE HISTORY`` without LIMIT (twice per bronze
@@ -100,6 +101,7 @@ def _clean_log(path: str) -> int:
     return len(list(log_dir.glob("*.json"))) if removed is None else removed
 
 
+@pytest.mark.slow
 def test_progress_survives_log_cleanup(spark, storage, local_config, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -140,6 +142,7 @@ def test_progress_survives_log_cleanup(spark, storage, local_config, tmp_path):
 
 
 # --- 3: an unreadable change feed is a StorageError and gold falls back -------------------------
+@pytest.mark.slow
 def test_vacuumed_change_feed_falls_back_to_a_full_recompute(spark, storage, local_config, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()

@@ -135,6 +135,7 @@ def gold_versions(storage, config):
     return {spec.name: storage.version(gold_table(config, spec)) for spec in (USER_FEATURES, VIDEO_FEATURES)}
 
 
+@pytest.mark.slow
 def test_incremental_runs_equal_a_full_recompute(spark, storage, config, silver):
     # run 1: first run over days 0..9 -> full
     silver.insert(history(0, 9))
@@ -174,6 +175,7 @@ def test_incremental_runs_equal_a_full_recompute(spark, storage, config, silver)
     assert_gold_equals_full_recompute(storage, config, silver)
 
 
+@pytest.mark.slow
 def test_rerun_with_nothing_new_changes_nothing(spark, storage, config, silver):
     from pyspark.sql import functions as F
 
@@ -205,6 +207,7 @@ def progress(storage, config, spec):
     return ProgressLog(storage, PROGRESS.location(config)).state(spec.progress_app_id, target_id).committed
 
 
+@pytest.mark.slow
 def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, storage, config, silver):
     from pyspark.sql import functions as F
 
@@ -265,6 +268,7 @@ def test_tables_carry_keys_and_are_partitioned_by_feature_date(spark, storage, c
         assert df.count() == df.select(key, "feature_date").distinct().count()
 
 
+@pytest.mark.slow
 def test_every_run_is_logged_to_mlflow(spark, storage, local_config, silver):
     from mlflow import MlflowClient
 
@@ -298,6 +302,7 @@ def test_every_run_is_logged_to_mlflow(spark, storage, local_config, silver):
     assert runs[0].data.metrics["rows_out"] == 0
 
 
+@pytest.mark.slow
 def test_empty_silver_writes_nothing_and_missing_silver_fails(spark, storage, config, silver):
     result = job.run(config, spark, storage)
     assert {t.mode for t in result.tables.values()} == {plan.NO_NEW_ROWS}

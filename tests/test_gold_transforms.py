@@ -192,6 +192,7 @@ def test_distinct_counts_are_distinct_over_the_window_not_summed_per_day(spark):
     assert 13 not in videos
 
 
+@pytest.mark.slow
 def test_ranges_computed_separately_equal_one_range(spark):
     df = events_df(spark, EDGE_EVENTS)
     start, end = D - days(8), D + days(3)

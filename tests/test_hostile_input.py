@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from pyspark.sql import Row
 
 from medallion.bronze import job as bronze_job
@@ -124,6 +125,7 @@ def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+@pytest.mark.slow
 def test_hostile_corpus_every_line_accounted_for(spark, local_config, storage, tmp_path):
     cases = corpus()
     files = write_corpus(tmp_path / "landing", cases)
@@ -225,6 +227,7 @@ def _bronze_ids(storage, config) -> list[str]:
     return sorted(json.loads(bytes(r["body"]))["event_id"] for r in rows)
 
 
+@pytest.mark.slow
 def test_corrupt_gzip_beside_good_files_is_quarantined_not_fatal(local_config, storage, tmp_path, capsys):
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -262,6 +265,7 @@ def test_corrupt_gzip_beside_good_files_is_quarantined_not_fatal(local_config, s
     assert storage.read(BAD_FILES.location(local_config)).count() == 2
 
 
+@pytest.mark.slow
 def test_file_changed_after_ingestion_is_reported_once(local_config, storage, tmp_path, capsys):
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -291,6 +295,7 @@ def test_file_changed_after_ingestion_is_reported_once(local_config, storage, tm
 
 
 # --- a silver run that lost the race reports what it committed -------------------------------------
+@pytest.mark.slow
 def test_silver_run_that_lost_the_race_reports_nothing_inserted(spark, local_config, storage, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()

@@ -204,6 +204,7 @@ def files_containing(files: list[FileInfo], column: str, value) -> int:
 
 
 # --- compaction ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, storage, local_config):
     table = silver_table(storage, local_config, batches=50)
     assert len(storage.files(table)) == 100  # 50 appends x 2 event_date partitions
@@ -246,6 +247,7 @@ def test_50_small_appends_compact_at_least_10x_with_identical_content(spark, sto
 
 
 # --- Z-order ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_zorder_keeps_content_and_orders_files_by_user_id(spark, storage, local_config):
     # One partition, a small target file size (64 KiB): the rewrite must produce several files, so we
     # can see how Z-order splits the user_id range across them. Every small append holds random users.
@@ -676,6 +678,7 @@ def test_spark_delta_vacuum_listing_keeps_data_files_only(tmp_path):
 
 
 # --- failures -----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_failing_table_does_not_stop_the_others(spark, storage, local_config, capsys):
     silver = silver_table(storage, local_config, batches=3)
     os.remove(storage.files(silver)[0].path)  # corrupt: a data file the log references is lost

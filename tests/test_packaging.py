@@ -37,6 +37,7 @@ def _read(whl: Path, suffix: str) -> str:
         return z.read(name).decode()
 
 
+@pytest.mark.slow
 def test_wheel_has_one_top_level_name(wheel):
     assert _read(wheel, ".dist-info/top_level.txt").split() == ["medallion"]
     with zipfile.ZipFile(wheel) as z:

@@ -639,6 +639,7 @@ def test_an_invalid_definition_is_never_sent(workspace, client):
     assert workspace.calls() == []
 
 
+@pytest.mark.slow
 def test_cli_sync_authenticates_from_the_environment(workspace, tmp_path):
     env = _clean_env(tmp_path) | {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": TOKEN}
     proc = _medallion("policies", "sync", "--dry-run", env=env)
@@ -660,6 +661,7 @@ def test_cli_sync_authenticates_from_the_environment(workspace, tmp_path):
     assert TOKEN not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_sync_host_flag_and_a_changed_policy_file(workspace, tmp_path):
     changed = copy.deepcopy(POLICY)
     changed["azure_attributes.first_on_demand"]["defaultValue"] = 2
@@ -675,6 +677,7 @@ def test_cli_sync_host_flag_and_a_changed_policy_file(workspace, tmp_path):
     assert TOKEN not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_sync_fails_cleanly_on_a_rejected_token(workspace, tmp_path):
     wrong = "wrong-" + uuid.uuid4().hex
     env = _clean_env(tmp_path) | {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": wrong}

@@ -207,6 +207,7 @@ SILVER_BREAKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(SILVER_BREAKS))
 def test_silver_suite_fails_on_each_broken_expectation(spark, validator, case):
     expectation = case.split("/")[0]
@@ -239,6 +240,7 @@ def test_silver_default_params_come_from_contract_and_config(local_config):
 @pytest.mark.parametrize(
     ("read", "quarantined", "passes"), [(100, 30, False), (100, 4, True), (100, 5, True), (0, 0, True)]
 )
+@pytest.mark.slow
 def test_quarantine_rate_gate(spark, validator, read, quarantined, passes):
     df = frame(spark, SILVER_SCHEMA, silver_rows())
     result = validator.validate(
@@ -264,6 +266,7 @@ def test_quarantine_threshold_is_configurable(spark, validator):
 
 
 # --- bronze suite ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_bronze_suite_passes_on_good_data(spark, validator):
     df = frame(spark, BRONZE_SCHEMA, bronze_rows())
     result = validator.validate(BRONZE_EVENTS, df, {"inputs_read": 1})
@@ -274,6 +277,7 @@ def test_bronze_suite_passes_on_good_data(spark, validator):
 @pytest.mark.parametrize(
     "column", ["body", "source", "ingestion_time", "ingestion_batch_id", "ingestion_date"]
 )
+@pytest.mark.slow
 def test_bronze_suite_fails_on_each_null_column(spark, validator, column):
     rows = bronze_rows()
     rows[2][column] = None
@@ -282,6 +286,7 @@ def test_bronze_suite_fails_on_each_null_column(spark, validator, column):
     assert result.failures[0].sample_values == ("null",)
 
 
+@pytest.mark.slow
 def test_bronze_empty_batch_fails_only_when_input_was_read(spark, validator):
     empty = frame(spark, BRONZE_SCHEMA, [])
     read = validator.validate(BRONZE_EVENTS, empty, {"inputs_read": 2})
@@ -291,6 +296,7 @@ def test_bronze_empty_batch_fails_only_when_input_was_read(spark, validator):
 
 
 # --- gold suites -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_gold_suites_pass_on_good_data(spark, validator):
     for name, schema, rows, n in [
         (USER_FEATURES, USER_FEATURES_SCHEMA, user_rows(), 11),
@@ -321,6 +327,7 @@ USER_BREAKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(USER_BREAKS))
 def test_user_features_suite_fails_on_each_broken_expectation(spark, validator, case):
     expectation = case.split("/")[0]
@@ -341,6 +348,7 @@ VIDEO_BREAKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(VIDEO_BREAKS))
 def test_video_features_suite_fails_on_each_broken_expectation(spark, validator, case):
     df = frame(spark, VIDEO_FEATURES_SCHEMA, VIDEO_BREAKS[case](video_rows()))
@@ -348,6 +356,7 @@ def test_video_features_suite_fails_on_each_broken_expectation(spark, validator,
     assert failed_names(result) == {case}, result.message()
 
 
+@pytest.mark.slow
 def test_gold_recomputed_dates_need_rows_when_silver_had_events(spark, validator):
     df = frame(spark, USER_FEATURES_SCHEMA, user_rows())  # rows for D and D+1
     ok = {"silver_events": {D: 5, D + dt.timedelta(days=1): 2, D + dt.timedelta(days=2): 0}}
@@ -382,6 +391,7 @@ def bad_silver(spark):
     return frame(spark, SILVER_SCHEMA, SILVER_BREAKS["event_id_unique"](silver_rows()))
 
 
+@pytest.mark.slow
 def test_enforce_raises_naming_expectations_and_samples_and_records(spark, storage, gate, config):
     with pytest.raises(QualityGateError) as info:
         gate.check(
@@ -410,6 +420,7 @@ def test_enforce_raises_naming_expectations_and_samples_and_records(spark, stora
     )
 
 
+@pytest.mark.slow
 def test_warn_returns_the_failure_records_it_and_alerts(spark, storage, gate, config):
     result = gate.check(SILVER_EVENTS, bad_silver(spark), params=SILVER_PARAMS, mode="warn")
     assert not result.success and result.status == "failed" and result.mode == "warn"
@@ -420,6 +431,7 @@ def test_warn_returns_the_failure_records_it_and_alerts(spark, storage, gate, co
         gate.raise_for_alerts()
 
 
+@pytest.mark.slow
 def test_warn_mode_comes_from_the_config(spark, storage, runner, config):
     gate = QualityGate(config.replace(quality_silver="warn", min_quality_score=0.5), storage, runner=runner)
     result = gate.check(SILVER_EVENTS, bad_silver(spark), params=SILVER_PARAMS)
@@ -437,6 +449,7 @@ def test_off_skips_validation_and_records_a_skipped_row(spark, storage, runner, 
     assert row["mode"] == "off" and row["evaluated_expectations"] == 0 and row["alert"] is False
 
 
+@pytest.mark.slow
 def test_passing_check_writes_results_row_and_mlflow_run(spark, storage, gate, config):
     result = gate.check(SILVER_EVENTS, frame(spark, SILVER_SCHEMA, silver_rows()), params=SILVER_PARAMS)
     assert result.success and result.score == 1.0 and not result.alert

@@ -111,6 +111,7 @@ def test_landing_to_silver_end_to_end(pipe):
     assert all("event_date=2026-01-01" in f.path for f in pipe.storage.files(pipe.table(SILVER_EVENTS.id)))
 
 
+@pytest.mark.slow
 def test_rerun_with_nothing_new_changes_nothing(pipe):
     pipe.land([ev("a"), b"{"])
     pipe.run()
@@ -120,6 +121,7 @@ def test_rerun_with_nothing_new_changes_nothing(pipe):
     assert pipe.versions() == before
 
 
+@pytest.mark.slow
 def test_dedup_across_runs_first_delivered_wins(pipe):
     pipe.land([ev("a", user="first"), ev("b")])
     pipe.run()
@@ -150,6 +152,7 @@ def test_dedup_across_runs_first_delivered_wins(pipe):
     ]
 
 
+@pytest.mark.slow
 def test_copy_whose_date_moved_within_lookback_is_a_duplicate(pipe):
     pipe.land([ev("a", ts=T0 + 10)])
     pipe.run()
@@ -159,6 +162,7 @@ def test_copy_whose_date_moved_within_lookback_is_a_duplicate(pipe):
     assert len(pipe.rows(SILVER_EVENTS.id)) == 1
 
 
+@pytest.mark.slow
 def test_copy_beyond_lookback_is_outside_the_pruned_merge(pipe):
     """Documented limit: the MERGE only looks at event dates +- dedup_lookback_days. A copy
     re-stamped by more than that is inserted again; the nightly full-table uniqueness check
@@ -174,6 +178,7 @@ def test_copy_beyond_lookback_is_outside_the_pruned_merge(pipe):
     ]
 
 
+@pytest.mark.slow
 def test_late_events_are_accepted(pipe):
     pipe.land([ev("new", ts=T0 + 30 * DAY)])
     pipe.run()
@@ -194,6 +199,7 @@ def crashing_before_merge(storage):
     return CrashingStorage(storage.spark)
 
 
+@pytest.mark.slow
 def test_crash_mid_run_then_rerun_neither_loses_nor_duplicates(pipe, spark):
     pipe.land([ev("a"), ev("b"), b"{"])
     pipe.run()
@@ -227,6 +233,7 @@ def _v2(**field_spec) -> EventContract:
     return EventContract.from_dict(doc)
 
 
+@pytest.mark.slow
 def test_additive_contract_change_adds_a_column(pipe):
     pipe.land([ev("a", device="tv")])
     pipe.run()
@@ -241,6 +248,7 @@ def test_additive_contract_change_adds_a_column(pipe):
     assert bad["reasons"] == ["invalid_type:device"] and bad["contract_version"] == 2
 
 
+@pytest.mark.slow
 def test_breaking_contract_change_is_rejected_before_anything_is_written(pipe):
     pipe.land([ev("a")])
     pipe.run()
@@ -262,6 +270,7 @@ def test_silver_without_bronze_is_a_clear_error(spark, storage, local_config):
         silver_job.run(local_config, spark, storage)
 
 
+@pytest.mark.slow
 def test_run_with_only_duplicates_and_invalid_rows_still_advances(pipe):
     pipe.land([ev("a")])
     pipe.run()
@@ -274,6 +283,7 @@ def test_run_with_only_duplicates_and_invalid_rows_still_advances(pipe):
     assert pipe.versions() == before
 
 
+@pytest.mark.slow
 def test_replay_from_bronze_after_optimize_and_vacuum(pipe):
     """Runbook 'replay from bronze': drop silver and rerun. Bronze's early files are gone after
     OPTIMIZE + VACUUM, so the first run reads the bronze snapshot, not the change feed."""

@@ -500,6 +500,7 @@ def test_merge_that_changes_nothing_still_records_its_txn(storage, spark, events
     assert not again.committed and storage.version(events_table) == before + 1
 
 
+@pytest.mark.slow
 def test_merge_target_filter_prunes_without_changing_the_result(storage, spark, warehouse):
     source_rows = rows(("a", 1, 9.0, 1), ("new", 5, 5.0, 2))
     results = {}

@@ -129,6 +129,7 @@ def test_summary_counts_match_the_files(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_mess_and_behaviour_at_roughly_the_configured_rates(tmp_path):
     spec = SyntheticSpec(
         seed=1,
@@ -207,6 +208,7 @@ def test_generate_command_prints_the_summary(tmp_path, capsys):
     assert main(argv) == 2  # the files exist: refused, nothing overwritten
 
 
+@pytest.mark.slow
 def test_the_pipeline_reproduces_the_ground_truth(spark, storage, local_config, tmp_path):
     """Bronze then silver, one day at a time: silver's counts equal what the generator wrote."""
     from medallion.bronze import job as bronze_job

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medallion.quality.results import ExpectationOutcome
-from medallion.quality.suites import expectation_columns, expectation_name
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -150,6 +149,28 @@ class SuiteRunner:
             details = {expectation_name(r.expectation_config): r for r in detail.results}
         order = [expectation_name(e) for e in suite.expectations]
         return [_outcome(label, by_name[n], details.get(n)) for n in sorted(by_name, key=_index_in(order))]
+
+
+def expectation_name(expectation: Any) -> str:
+    """The short name of an expectation (or its configuration); falls back to type(columns)."""
+    meta = getattr(expectation, "meta", None) or {}
+    if meta.get("name"):
+        return str(meta["name"])
+    kind = getattr(expectation, "expectation_type", None) or getattr(expectation, "type", "expectation")
+    cols = ",".join(expectation_columns(expectation))
+    return f"{kind}({cols})" if cols else str(kind)
+
+
+def expectation_columns(expectation: Any) -> tuple[str, ...]:
+    """The column(s) an expectation (or its configuration) is about, in declaration order."""
+    kwargs = getattr(expectation, "kwargs", None)
+    if kwargs is None:
+        kwargs = {k: getattr(expectation, k, None) for k in ("column", "column_list", "column_A", "column_B")}
+    if kwargs.get("column"):
+        return (str(kwargs["column"]),)
+    if kwargs.get("column_list"):
+        return tuple(str(c) for c in kwargs["column_list"])
+    return tuple(str(kwargs[k]) for k in ("column_A", "column_B") if kwargs.get(k))
 
 
 def _index_in(order: list[str]):

@@ -67,28 +67,6 @@ def named(expectation: gxe.Expectation, name: str) -> gxe.Expectation:
     return expectation
 
 
-def expectation_name(expectation: Any) -> str:
-    """The short name of an expectation (or its configuration); falls back to type(columns)."""
-    meta = getattr(expectation, "meta", None) or {}
-    if meta.get("name"):
-        return str(meta["name"])
-    kind = getattr(expectation, "expectation_type", None) or getattr(expectation, "type", "expectation")
-    cols = ",".join(expectation_columns(expectation))
-    return f"{kind}({cols})" if cols else str(kind)
-
-
-def expectation_columns(expectation: Any) -> tuple[str, ...]:
-    """The column(s) an expectation (or its configuration) is about, in declaration order."""
-    kwargs = getattr(expectation, "kwargs", None)
-    if kwargs is None:
-        kwargs = {k: getattr(expectation, k, None) for k in ("column", "column_list", "column_A", "column_B")}
-    if kwargs.get("column"):
-        return (str(kwargs["column"]),)
-    if kwargs.get("column_list"):
-        return tuple(str(c) for c in kwargs["column_list"])
-    return tuple(str(kwargs[k]) for k in ("column_A", "column_B") if kwargs.get(k))
-
-
 def _suite(name: str, expectations: Sequence[gxe.Expectation]) -> gx.ExpectationSuite:
     import great_expectations as gx
 

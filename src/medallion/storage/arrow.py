@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -191,3 +192,10 @@ def conform_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
             column = pc.assume_timezone(column.cast(pa.timestamp("us")), "UTC")
         columns.append(column.cast(field.type))
     return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+def as_collected(value: Any) -> Any:
+    """A value as PySpark's ``collect`` returns it: timestamps as naive local time."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone().replace(tzinfo=None)
+    return value

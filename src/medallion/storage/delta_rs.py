@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from medallion.storage.arrow import (
+    as_collected,
     conform_batch,
     delta_table_schema,
     spark_field_to_arrow,
@@ -219,7 +220,7 @@ class DeltaRsStorage(DeltaStorage):
             sql += f" WHERE {check_predicate(where)}"
         with delta_rs_errors("read", table):
             rows = pa.table(QueryBuilder().register(_QUERY_TABLE, dt).execute(sql).read_all()).to_pylist()
-        return [{k: _as_spark_collects(v) for k, v in row.items()} for row in rows]
+        return [{k: as_collected(v) for k, v in row.items()} for row in rows]
 
     def read_changes(self, table: str, start_version: int, end_version: int | None = None) -> DataFrame:
         if start_version < 0 or (end_version is not None and end_version < start_version):
@@ -377,13 +378,6 @@ class DeltaRsStorage(DeltaStorage):
             return VacuumResult.from_listing(candidates, listing_limit)
         deleted = candidates & run(False)
         return VacuumResult.from_listing(deleted, listing_limit, deleted=len(deleted))
-
-
-def _as_spark_collects(value: Any) -> Any:
-    """A value as PySpark's ``collect`` returns it: timestamps as naive local time."""
-    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
-        return value.astimezone().replace(tzinfo=None)
-    return value
 
 
 def _df_identifier(name: str) -> str:
