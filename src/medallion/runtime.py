@@ -80,9 +80,11 @@ def start(args: argparse.Namespace, **overrides: Any) -> Config:
     return config
 
 
-#: Imported in the background while the JVM starts: every command that starts Spark records its
-#: runs in MLflow, whose import alone takes seconds (the main thread mostly waits on the JVM).
+#: Imported in the background while the JVM starts (the main thread mostly waits on it): every
+#: command that starts Spark records its runs in MLflow, and one with a quality gate on validates
+#: with Great Expectations; each import alone takes seconds.
 PRELOADED_MODULES = ("mlflow",)
+GATE_MODULES = ("great_expectations", "great_expectations.expectations")
 
 
 def preload(modules: Sequence[str] = PRELOADED_MODULES) -> threading.Thread:
@@ -102,7 +104,8 @@ def spark_and_storage(config: Config):
     from medallion.spark import get_spark
     from medallion.storage import get_storage
 
-    preload()
+    gates_on = any(config.quality_mode(layer) != "off" for layer in ("bronze", "silver", "gold"))
+    preload(PRELOADED_MODULES + (GATE_MODULES if gates_on else ()))
     spark = get_spark(config)
     quiet_jvm_logs(spark, config)
     return spark, get_storage(spark, config)
