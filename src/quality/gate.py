@@ -111,6 +111,9 @@ class QualityGate:
         self.log_to_mlflow = log_to_mlflow
         self.runner = runner or SuiteRunner(context)
         self.results: list[GateResult] = []
+        # silver events per feature date, by (silver version, dates): both gold tables of a run
+        # are checked against the same counts, read once
+        self._silver_counts: dict[tuple[Any, ...], dict[dt.date, int]] = {}
 
     @property
     def spark(self):
@@ -254,11 +257,17 @@ class QualityGate:
         )
         if not dates:
             return {}
-        first = dates[0] - dt.timedelta(days=WINDOW_DAYS - 1)
-        where = f"event_date >= DATE '{first.isoformat()}' AND event_date <= DATE '{dates[-1].isoformat()}'"
-        silver = self.storage.read(SILVER_EVENTS.location(self.config), where=where)
-        per_day = {r[0]: int(r[1]) for r in silver.groupBy("event_date").count().collect()}
-        return {d: sum(per_day.get(d - dt.timedelta(days=k), 0) for k in range(WINDOW_DAYS)) for d in dates}
+        location = SILVER_EVENTS.location(self.config)
+        key = (self.storage.version(location), *dates)
+        if key not in self._silver_counts:
+            first = dates[0] - dt.timedelta(days=WINDOW_DAYS - 1)
+            where = f"event_date BETWEEN DATE '{first.isoformat()}' AND DATE '{dates[-1].isoformat()}'"
+            silver = self.storage.read(location, where=where)
+            per_day = {r[0]: int(r[1]) for r in silver.groupBy("event_date").count().collect()}
+            self._silver_counts[key] = {
+                d: sum(per_day.get(d - dt.timedelta(days=k), 0) for k in range(WINDOW_DAYS)) for d in dates
+            }
+        return self._silver_counts[key]
 
     @property
     def alerts(self) -> list[GateResult]:
