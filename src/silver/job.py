@@ -179,20 +179,22 @@ def _count(
 ) -> DataFrame:
     """Fill in the result's counts; return the rows new to silver. Every bronze row is inserted,
     quarantined or a duplicate, or nothing is written."""
-    counts = validated.agg(
-        F.count(F.lit(1)).alias("read"), F.sum((F.size("reasons") > 0).cast("long")).alias("quarantined")
-    ).first()
-    result.rows_read = int(counts["read"])
-    result.rows_quarantined = int(counts["quarantined"] or 0)
-    result.quarantine_reasons = {
-        r["reason"]: int(r["n"])
-        for r in validated.select(F.explode("reasons").alias("reason"))
+    # One job for the bronze side: a row per reason (one null row for a valid row); a quarantined
+    # row is counted once, at its first reason.
+    per_reason = (
+        validated.select(F.posexplode_outer("reasons").alias("position", "reason"))
         .groupBy("reason")
-        .agg(F.count("*").alias("n"))
+        .agg(F.count("*").alias("n"), F.sum((F.col("position") == 0).cast("long")).alias("rows"))
         .collect()
-    }
-    result.event_dates = sorted(r["event_date"] for r in unique.select("event_date").distinct().collect())
-    unique_count = unique.count()
+    )
+    valid = sum(int(r["n"]) for r in per_reason if r["reason"] is None)
+    result.rows_quarantined = sum(int(r["rows"] or 0) for r in per_reason if r["reason"] is not None)
+    result.rows_read = valid + result.rows_quarantined
+    result.quarantine_reasons = {r["reason"]: int(r["n"]) for r in per_reason if r["reason"] is not None}
+    # and one for the deduplicated rows: their dates and their number
+    per_date = unique.groupBy("event_date").count().collect()
+    result.event_dates = sorted(r["event_date"] for r in per_date)
+    unique_count = sum(int(r["count"]) for r in per_date)
     result.duplicates_in_batch = result.rows_read - result.rows_quarantined - unique_count
     existing = storage.read(
         SILVER_EVENTS.location(config), where=dedup_target(result.event_dates, config.dedup_lookback_days)
