@@ -88,17 +88,17 @@ def run_scenario(spark, args, history_days: int) -> dict:
     from medallion.config import Config
     from medallion.contract import load_contract
     from medallion.gold import job
-    from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
     from medallion.storage import get_storage
+    from medallion.tables import SILVER_EVENTS
 
     root = Path(tempfile.mkdtemp(prefix=f"medallion-bench-gold-{history_days}d-", dir=args.root))
     config = Config(
         environment="local", root=str(root), engine=args.engine, shuffle_partitions=args.shuffle_partitions
     )
     storage = get_storage(spark, config)
-    silver = config.table(*EVENTS_TABLE)
-    schema = events_schema(load_contract())
-    storage.create_if_missing(silver, schema, EVENTS_PARTITION, EVENTS_PROPERTIES)
+    contract = load_contract()
+    schema = SILVER_EVENTS.schema_for(contract)
+    silver = SILVER_EVENTS.create_if_missing(storage, config, contract)
 
     t0 = time.monotonic()
     history = None

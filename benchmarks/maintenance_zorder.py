@@ -23,6 +23,7 @@ Results on the development container are in docs/maintenance.md (they vary with 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import random
 import statistics
@@ -114,21 +115,25 @@ def main(argv: list[str] | None = None) -> int:
     from medallion.contract import load_contract
     from medallion.maintenance import job
     from medallion.maintenance.policy import TablePolicy, select
-    from medallion.silver.schema import EVENTS_PARTITION, EVENTS_PROPERTIES, EVENTS_TABLE, events_schema
     from medallion.spark import local_session_builder
     from medallion.storage.delta_rs import DeltaRsStorage
+    from medallion.tables import SILVER_EVENTS
 
     spark = local_session_builder(app_name="medallion-bench-maintenance", shuffle_partitions=2).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     storage = DeltaRsStorage(spark)
     root = Path(tempfile.mkdtemp(prefix="medallion-bench-maintenance-", dir=args.root))
     config = Config(environment="local", root=str(root), engine="delta-rs", shuffle_partitions=2)
-    schema = events_schema(load_contract())
-    properties = dict(EVENTS_PROPERTIES)
+    schema = SILVER_EVENTS.schema_for(load_contract())
+    properties = dict(SILVER_EVENTS.properties)
     if args.target_file_size:
         properties["delta.targetFileSize"] = str(args.target_file_size)
-    zorder_table = config.table(*EVENTS_TABLE)
-    compact_table = config.table("silver", "events_compacted")
+    zorder_table = SILVER_EVENTS.location(config)
+    # the copy: silver.events' spec under another name, with a compaction-only policy
+    compacted = dataclasses.replace(
+        SILVER_EVENTS, name="events_compacted", maintenance=TablePolicy("silver", "events_compacted")
+    )
+    compact_table = compacted.location(config)
     print(
         f"maintenance Z-order benchmark: {args.appends} appends x {args.rows_per_append:,} rows = "
         f"{args.appends * args.rows_per_append:,} events, {args.users:,} users, {args.days} day partitions, "
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     for table in (zorder_table, compact_table):
-        storage.create_if_missing(table, schema, EVENTS_PARTITION, properties)
+        storage.create_if_missing(table, schema, SILVER_EVENTS.partition_by, properties)
     for batch in batches(args, schema):
         for table in (zorder_table, compact_table):
             write_deltalake(table, batch, mode="append")
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         config,
         spark,
         storage,
-        policies=[*select(["silver.events"]), TablePolicy("silver", "events_compacted")],
+        policies=[*select(["silver.events"]), compacted.maintenance],
     )
     print(maintenance.summary(), flush=True)
     if not maintenance.ok:

@@ -62,14 +62,13 @@ def naive_silver(config, storage) -> int | None:
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
 
-    from medallion.bronze.schema import BRONZE_TABLE
     from medallion.contract import load_contract
-    from medallion.silver.schema import EVENTS_TABLE, QUARANTINE_SCHEMA, QUARANTINE_TABLE
     from medallion.silver.transforms import deduplicate, to_events, to_quarantine, validate
+    from medallion.tables import BRONZE_EVENTS, SILVER_EVENTS, SILVER_QUARANTINE
 
     contract = load_contract(config.contract_version or None)
     run_time = dt.datetime.now(dt.timezone.utc)
-    bronze_t, events_t = config.table(*BRONZE_TABLE), config.table(*EVENTS_TABLE)
+    bronze_t, events_t = BRONZE_EVENTS.location(config), SILVER_EVENTS.location(config)
     version = storage.version(bronze_t)
     bronze = storage.read(bronze_t, version=version).withColumn(
         "bronze_version", F.lit(version).cast(LongType())
@@ -85,8 +84,10 @@ def naive_silver(config, storage) -> int | None:
             ]
         )
         written = storage.replace_where(source, events_t, ALL_ROWS)
-        quarantine = to_quarantine(validated, contract, run_time, [f.name for f in QUARANTINE_SCHEMA.fields])
-        storage.replace_where(quarantine, config.table(*QUARANTINE_TABLE), ALL_ROWS)
+        quarantine = to_quarantine(
+            validated, contract, run_time, [f.name for f in SILVER_QUARANTINE.schema_for().fields]
+        )
+        storage.replace_where(quarantine, SILVER_QUARANTINE.location(config), ALL_ROWS)
     finally:
         validated.unpersist()
     return rows_added(written)
@@ -96,25 +97,24 @@ def naive_gold(config, storage) -> int | None:
     """All of silver -> every feature date of both gold tables -> overwrite both fully."""
     import functools
 
-    from medallion.gold.schema import GOLD_TABLES
     from medallion.gold.transforms import (
         SILVER_COLUMNS,
         affected_feature_dates,
         user_features,
         video_features,
     )
-    from medallion.silver.schema import EVENTS_TABLE
+    from medallion.tables import FEATURE_TABLES, SILVER_EVENTS
 
     transforms = {"user_features": user_features, "video_features": video_features}
-    events = storage.read(config.table(*EVENTS_TABLE)).select(*SILVER_COLUMNS).persist()
+    events = storage.read(SILVER_EVENTS.location(config)).select(*SILVER_COLUMNS).persist()
     rows: int | None = 0
     try:
         dates = {r["event_date"] for r in events.select("event_date").distinct().collect()}
         ranges = affected_feature_dates(dates, None, max(dates))
-        for spec in GOLD_TABLES:
+        for spec in FEATURE_TABLES:
             parts = [transforms[spec.name](events, r.start, r.end) for r in ranges]
             candidate = functools.reduce(lambda a, b: a.unionByName(b), parts)
-            written = storage.replace_where(candidate, config.table(*spec.id), ALL_ROWS)
+            written = storage.replace_where(candidate, spec.location(config), ALL_ROWS)
             added = rows_added(written)
             rows = None if rows is None or added is None else rows + added
     finally:
@@ -124,11 +124,9 @@ def naive_gold(config, storage) -> int | None:
 
 # --- the benchmark ----------------------------------------------------------------------------
 def counts(config, storage) -> tuple[int, ...]:
-    from medallion.gold.schema import GOLD_TABLES
-    from medallion.silver.schema import EVENTS_TABLE
+    from medallion.tables import FEATURE_TABLES, SILVER_EVENTS
 
-    tables = [EVENTS_TABLE, *(spec.id for spec in GOLD_TABLES)]
-    return tuple(storage.read(config.table(*t)).count() for t in tables)
+    return tuple(storage.read(spec.location(config)).count() for spec in (SILVER_EVENTS, *FEATURE_TABLES))
 
 
 KEYS = ("bronze", "inc silver", "inc gold", "naive silver", "naive gold")

@@ -48,7 +48,7 @@ def build(spark, scratch: Path, args, history_days: int) -> Scenario:
     """A fresh warehouse whose silver holds ``history_days`` days, built with the real jobs."""
     from medallion.bronze import job as bronze_job
     from medallion.silver import job as silver_job
-    from medallion.silver.schema import EVENTS_TABLE
+    from medallion.tables import SILVER_EVENTS
 
     root = scratch / f"history-{history_days}d"
     config, storage = local_runtime(spark, root / "warehouse", root / "landing", args)
@@ -71,7 +71,7 @@ def build(spark, scratch: Path, args, history_days: int) -> Scenario:
             bronze_job.run(config, spark, storage)
             silver_job.run(config, spark, storage)
     scenario.build_seconds = t.seconds
-    scenario.silver_rows = storage.read(config.table(*EVENTS_TABLE)).count()
+    scenario.silver_rows = storage.read(SILVER_EVENTS.location(config)).count()
     print(
         f"  history {history_days:>2} d: built with {len(batches)} bronze+silver run(s) in "
         f"{t.seconds:.1f} s, silver.events holds {scenario.silver_rows:,} rows",
