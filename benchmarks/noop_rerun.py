@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import machine, median, scratch_root
 
@@ -28,12 +29,14 @@ SPARK_ONLY = (
 )
 
 
-def timed_process(argv: list[str], env: dict[str, str]) -> float:
+def timed_process(argv: list[str], env: dict[str, str], expect: str = "") -> float:
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    if done.returncode != 0 or expect not in done.stdout:
+        raise SystemExit(
+            f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     return seconds
 
 
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     python = sys.executable
-    medallion = [python, "-m", "medallion.cli"]
+    medallion = [str(Path(python).parent / "medallion")]  # the console script, as users run it
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
     with scratch_root(args.root, "bench-noop", keep=args.keep) as scratch:
         landing, root = scratch / "landing", scratch / "warehouse"
@@ -67,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             capture_output=True,
         )
         local = [*medallion, "local", "--events", str(landing), "--root", str(root)]
-        first = timed_process(local, env)
+        first = timed_process(local, env, expect="rows ingested")
         print(f"first run (not counted): {first:.1f} s", flush=True)
         reruns, starts = [], []
         for i in range(args.repeats):
             starts.append(timed_process([python, "-c", SPARK_ONLY], env))
-            reruns.append(timed_process(local, env))
+            reruns.append(timed_process(local, env, expect="nothing new in bronze"))
             print(
                 f"  #{i + 1}: Spark start {starts[-1]:.1f} s, rerun with nothing new {reruns[-1]:.1f} s",
                 flush=True,

@@ -184,13 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     from medallion.gold import job as gold_job
     from medallion.quality import QualityGate
     from medallion.runs import RunRecorder
-    from medallion.runtime import GATE_MODULES, PRELOADED_MODULES, preload
+    from medallion.runtime import preload
     from medallion.silver import job as silver_job
 
     jobs_of = {"bronze": bronze_job, "silver": silver_job, "gold": gold_job}
     with scratch_root(args.root, "medallion-profile-", args.keep) as scratch:
-        # as `medallion local` does: MLflow and GX are imported in the background while Spark starts
-        preload(PRELOADED_MODULES + (() if args.no_gates else GATE_MODULES))
+        preload()  # as `medallion local` does: MLflow is imported in the background while Spark starts
         _, spark = land_and_start(event_spec(args), scratch / "landing", "medallion-profile", args)
         config, storage = local_runtime(spark, scratch / "warehouse", scratch / "landing", args)
         probe = Probe()

@@ -81,10 +81,10 @@ def start(args: argparse.Namespace, **overrides: Any) -> Config:
 
 
 #: Imported in the background while the JVM starts (the main thread mostly waits on it): every
-#: command that starts Spark records its runs in MLflow, and one with a quality gate on validates
-#: with Great Expectations; each import alone takes seconds.
+#: command that starts Spark records its runs in MLflow, whose import alone takes seconds. Great
+#: Expectations is not: a run with nothing new never validates, and its import on a second thread
+#: would slow the JVM start (measured: benchmarks/RESULTS.md, "Speed").
 PRELOADED_MODULES = ("mlflow",)
-GATE_MODULES = ("great_expectations", "great_expectations.expectations")
 
 
 def preload(modules: Sequence[str] = PRELOADED_MODULES) -> threading.Thread:
@@ -104,8 +104,7 @@ def spark_and_storage(config: Config):
     from medallion.spark import get_spark
     from medallion.storage import get_storage
 
-    gates_on = any(config.quality_mode(layer) != "off" for layer in ("bronze", "silver", "gold"))
-    preload(PRELOADED_MODULES + (GATE_MODULES if gates_on else ()))
+    preload()
     spark = get_spark(config)
     quiet_jvm_logs(spark, config)
     return spark, get_storage(spark, config)
