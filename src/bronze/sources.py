@@ -22,6 +22,7 @@ the option dict handed to the connector (never logged: :func:`redact` masks them
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -40,6 +41,8 @@ SENSITIVE_OPTIONS = ("kafka.sasl.jaas.config", "eventhubs.connectionString")
 # The files source forgets files older than maxFileAge (relative to the newest file). A late file
 # with an old modification time must still be ingested, so the window is made very long.
 FILES_MAX_FILE_AGE = "3650d"
+
+log = logging.getLogger(__name__)
 
 
 def redact(options: Mapping[str, str]) -> dict[str, str]:
@@ -248,9 +251,9 @@ def list_landing(spark: SparkSession, events_dir: str) -> list[tuple[str, int, A
 def unfinished_batch(spark: SparkSession, checkpoint: str) -> bool:
     """Whether the stream's checkpoint holds a batch that was planned (``offsets/N``) but not
     committed (``commits/N``): a run that died mid-batch, which Spark replays on restart. Read
-    through Hadoop's file system, so it works on any checkpoint location Spark can use."""
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    through Hadoop's file system, so it works on any checkpoint location Spark can use. Where that
+    cannot be read (no JVM access, e.g. a Spark Connect session) the answer is True: the stream is
+    then started, as it always may be."""
 
     def last_batch(folder: str) -> int:
         path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/{folder}")
@@ -260,7 +263,13 @@ def unfinished_batch(spark: SparkSession, checkpoint: str) -> bool:
         names = [status.getPath().getName() for status in fs.listStatus(path)]
         return max((int(n) for n in names if n.isdigit()), default=-1)
 
-    return last_batch("offsets") > last_batch("commits")
+    try:
+        jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+        conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+        return last_batch("offsets") > last_batch("commits")
+    except Exception as exc:
+        log.info("could not read the checkpoint %s (%s): the stream is started", checkpoint, exc)
+        return True
 
 
 def default_events_dir() -> str:
