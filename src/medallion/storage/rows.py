@@ -23,10 +23,6 @@ class Rows:
     schema: StructType
     records: Sequence[tuple[Any, ...]]
 
-    @property
-    def columns(self) -> list[str]:
-        return self.schema.fieldNames()
-
     def to_spark(self, spark: SparkSession) -> DataFrame:
         return spark.createDataFrame(list(self.records), self.schema)
 
