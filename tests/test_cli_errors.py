@@ -426,9 +426,12 @@ def test_no_java_stack_trace_on_stderr_of_a_real_process(bronze_warehouse, landi
     """The console script itself: the JVM's log4j output must not dump Java frames either."""
     root = _copy(bronze_warehouse("delta-rs"), tmp_path)
     _garble(root / "_checkpoints" / "bronze_events" / "metadata", "garbled")
+    events = tmp_path / "events"  # with a new file: a run with nothing new does not open the checkpoint
+    shutil.copytree(landing, events)
+    shutil.copy(next(p for p in sorted(landing.iterdir()) if p.is_file()), events / "new.jsonl")
     exe = Path(sys.executable).parent / "medallion"
     proc = subprocess.run(
-        [str(exe), "bronze", "--events-dir", str(landing), "--root", str(root)],
+        [str(exe), "bronze", "--events-dir", str(events), "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=300,
