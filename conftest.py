@@ -110,3 +110,21 @@ def pytest_terminal_summary(terminalreporter):
     if _ENGINE_SECONDS:
         parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(_ENGINE_SECONDS.items()))
         terminalreporter.write_line(f"test time per storage engine (setup + call + teardown): {parts}")
+
+
+# --- a real Redis (serving tests) --------------------------------------------------------------
+@pytest.fixture(scope="session")
+def redis_server():
+    """The Redis of ``.ci/run`` (``TEST_REDIS_URL``), or a private ``redis-server`` for the session."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "tests"))
+    from redis_server import from_environment, start_redis
+
+    server = from_environment()
+    started = server is None
+    if started:
+        server = start_redis()
+    yield server
+    if started:
+        server.stop()

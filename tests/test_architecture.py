@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+LAYER_NAMES = ("bronze", "silver", "gold", "quality", "maintenance", "serving")
 #: where each installed package lives (pyproject.toml maps the layer folders under medallion)
 PACKAGE_DIRS = {
     "medallion": SRC / "medallion",
-    **{f"medallion.{layer}": SRC / layer for layer in ("bronze", "silver", "gold", "quality", "maintenance")},
+    **{f"medallion.{layer}": SRC / layer for layer in LAYER_NAMES},
 }
-LAYERS = tuple(f"medallion.{layer}" for layer in ("bronze", "silver", "gold", "quality", "maintenance"))
+LAYERS = tuple(f"medallion.{layer}" for layer in LAYER_NAMES)
 APP = tuple(
-    f"medallion.{m}" for m in ("cli", "demo", "integration", "synthetic", "preflight", "runlock", "runtime")
+    f"medallion.{m}"
+    for m in ("cli", "serving_cli", "demo", "integration", "synthetic", "preflight", "runlock", "runtime")
 )
 DEPLOY = ("medallion.deploy",)
 #: A module longer than this is doing more than one thing: split it along its seams.
@@ -32,11 +34,7 @@ def _modules() -> dict[str, Path]:
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             name = ".".join((package, *parts))
-            if (
-                package == "medallion"
-                and parts
-                and parts[0] in ("bronze", "silver", "gold", "quality", "maintenance")
-            ):
+            if package == "medallion" and parts and parts[0] in LAYER_NAMES:
                 continue  # not a folder of src/medallion
             out[name] = path
     return out
@@ -50,11 +48,7 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found |= {f"{node.module}.{a.name}" for a in node.names}
-    return {
-        name
-        for name in found
-        if name.split(".")[0] in ("medallion", "bronze", "silver", "gold", "quality", "maintenance")
-    }
+    return {name for name in found if name.split(".")[0] in ("medallion", *LAYER_NAMES)}
 
 
 def _within(name: str, packages: tuple[str, ...]) -> bool:

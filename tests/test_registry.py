@@ -1,5 +1,5 @@
-"""The table registry is the truth about every table: after a real ``medallion local --maintenance``
-run (which creates every table the pipeline has), each table matches its spec - schema,
+"""The table registry is the truth about every table: after a real ``medallion local --maintenance
+--materialize`` run (which creates every table the pipeline has), each table matches its spec - schema,
 partitioning, properties, keys - on both engines; and ``ops.runs`` holds one row per job run of
 every layer, with counts that match the tables."""
 
@@ -19,24 +19,27 @@ from medallion.tables import (
     BRONZE_EVENTS,
     FEATURE_TABLES,
     LANDING_FILES,
+    ONLINE_TABLES,
     RUNS,
     SILVER_EVENTS,
     SILVER_QUARANTINE,
     TABLES,
     by_key,
     ops,
+    schemas,
 )
 
 
 @pytest.fixture
 def pipeline(spark, local_config, tmp_path, capsys):
-    """A warehouse after one ``medallion local --maintenance`` run over synthetic events with
-    duplicates and invalid records; returns (config, storage)."""
+    """A warehouse after one ``medallion local --maintenance --materialize`` run over synthetic
+    events with duplicates and invalid records; returns (config, storage)."""
     landing = tmp_path / "landing"
     spec = SyntheticSpec(seed=5, users=20, videos=10, days=2, events_per_day=60, files_per_day=2)
     write_landing(dataclasses.replace(spec, invalid_rate=0.05, duplicate_rate=0.05), landing)
     argv = ["local", "--events", str(landing), "--root", local_config.root, "--engine", local_config.engine]
-    assert main([*argv, "--maintenance", "--shuffle-partitions", "2", "--log-level", "WARNING"]) == 0
+    extra = ["--maintenance", "--materialize", "--shuffle-partitions", "2", "--log-level", "WARNING"]
+    assert main([*argv, *extra]) == 0
     capsys.readouterr()
     return local_config, get_storage(spark, local_config)
 
@@ -92,6 +95,10 @@ def test_registry_is_the_one_declaration():
     }.items():
         assert rows.pop(key).schema_for() is row_type.SCHEMA
         assert row_type.SCHEMA.fieldNames() == [f.name for f in dataclasses.fields(row_type)]
+    # the rows served to each online store are gold's rows, per store
+    for gold, served in ONLINE_TABLES.items():
+        assert rows.pop(served.key).schema_for() == schemas.served(by_key(f"gold.{gold}").schema_for())
+    assert set(ONLINE_TABLES) == {t.name for t in FEATURE_TABLES}
     assert not rows, f"ops tables without a row dataclass: {sorted(rows)}"
 
 
@@ -103,8 +110,8 @@ def test_ops_runs_has_one_row_per_job_run_with_counts_matching_the_tables(pipeli
         return storage.read(spec.location(config)).count()
 
     runs = {r["layer"]: r for r in storage.read(RUNS.location(config)).collect()}
-    assert storage.read(RUNS.location(config)).count() == len(runs) == 4  # one row per job run
-    assert set(runs) == {"bronze", "silver", "gold", "maintenance"}
+    assert storage.read(RUNS.location(config)).count() == len(runs) == 5  # one row per job run
+    assert set(runs) == {"bronze", "silver", "gold", "serving", "maintenance"}
     for run in runs.values():
         assert run["status"] == "succeeded" and run["error"] is None, run
         assert run["mlflow_run_id"], f"{run['layer']} run not logged to MLflow"
@@ -124,6 +131,13 @@ def test_ops_runs_has_one_row_per_job_run_with_counts_matching_the_tables(pipeli
     assert gold["tables"] == [spec.key for spec in FEATURE_TABLES]
     assert gold["rows_in"] == count(SILVER_EVENTS)
     assert gold["rows_out"] == sum(count(spec) for spec in FEATURE_TABLES) > 0
+    served = runs["serving"]
+    assert served["tables"] == [ONLINE_TABLES[spec.name].key for spec in FEATURE_TABLES]
+    assert (
+        served["rows_out"]
+        >= served["rows_in"]
+        == sum(count(ONLINE_TABLES[spec.name]) for spec in FEATURE_TABLES)
+    )
     assert runs["maintenance"]["tables"] == [spec.key for spec in TABLES]
-    assert len({r["run_id"] for r in runs.values()}) == 4
+    assert len({r["run_id"] for r in runs.values()}) == 5
     assert by_key("ops.runs") is RUNS

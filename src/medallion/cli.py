@@ -35,6 +35,16 @@ from medallion.runtime import (
     spark_and_storage,
     start,
 )
+from medallion.serving_cli import (
+    ONLINE_FIELDS,
+    cmd_features,
+    cmd_materialize,
+    cmd_serve,
+    cmd_training_set,
+    features_arguments,
+    serve_arguments,
+    training_set_arguments,
+)
 
 log = logging.getLogger("medallion")
 
@@ -63,6 +73,12 @@ def cmd_local(args: argparse.Namespace) -> int:
     summary["bronze"] = bronze.as_dict()
     summary["silver"] = run_stage("silver", config, spark, storage, gate, recorder).as_dict()
     summary["gold"] = run_stage("gold", config, spark, storage, gate, recorder).as_dict()
+    if config.materialize:  # the online store (Redis, or the embedded SQLite store) after gold
+        from medallion.serving import job as serving_job
+
+        materialized = serving_job.run(config, spark, storage, recorder=recorder)
+        print(materialized.summary())
+        summary["materialize"] = materialized.as_dict()
     summary["quality"] = [
         {"table": r.table, "status": r.status, "score": r.score, "alert": r.alert} for r in gate.results
     ]
@@ -144,6 +160,10 @@ LOCAL_FIELDS = (
     "log_level",
     "engine",
     "maintenance",
+    "materialize",
+    "redis_url",
+    "redis_secret_key",
+    "serving_root",
     *SPARK_FIELDS,
 )
 
@@ -157,6 +177,22 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str
         "OPTIMIZE (compaction, Z-order) then VACUUM every table per its maintenance policy",
         None,
     ),
+    "materialize": (
+        cmd_materialize,
+        "push gold's latest feature values into the online store (Redis, or embedded SQLite), incrementally",
+        None,
+    ),
+    "features": (
+        cmd_features,
+        "features get: print the online features of users / videos as JSON",
+        ONLINE_FIELDS,
+    ),
+    "training-set": (
+        cmd_training_set,
+        "join labelled examples with the features known before each label (point in time)",
+        ("environment", "root", "catalog", "schema_prefix", "engine", "log_level", *SPARK_FIELDS),
+    ),
+    "serve": (cmd_serve, "serve the online features over HTTP (read-only JSON endpoint)", ONLINE_FIELDS),
     "local": (cmd_local, "run every pipeline stage once over a local landing folder", LOCAL_FIELDS),
     "generate": (cmd_generate, "write a deterministic synthetic landing folder (events + real mess)", ()),
     "demo": (
@@ -174,6 +210,21 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str
             *("mlflow_tracking_uri", "mlflow_experiment"),
         ),
     ),
+}
+
+
+def _json_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="also print a JSON summary line")
+
+
+#: The command-specific arguments (not config fields) of some commands.
+EXTRA_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "generate": generate_arguments,
+    "demo": demo_arguments,
+    "materialize": _json_argument,
+    "features": features_arguments,
+    "training-set": training_set_arguments,
+    "serve": serve_arguments,
 }
 
 
@@ -202,12 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="DIR",
                 help="landing folder of JSON-lines files (default: packaged sample events)",
             )
-            p.add_argument("--json", action="store_true", help="also print a JSON summary line")
+            _json_argument(p)
             fields = [f for f in fields if f != "events_dir"]
-        if name == "generate":
-            generate_arguments(p)
-        if name == "demo":
-            demo_arguments(p)
+        if name in EXTRA_ARGUMENTS:
+            EXTRA_ARGUMENTS[name](p)
         if name == "integration-test":
             from medallion.integration import add_cli_arguments as add_integration_arguments
 
@@ -284,4 +333,5 @@ silver_entry = _entry("silver")
 gold_entry = _entry("gold")
 quality_entry = _entry("quality")
 maintenance_entry = _entry("maintenance")
+materialize_entry = _entry("materialize")
 integration_test_entry = _entry("integration-test")

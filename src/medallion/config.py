@@ -27,13 +27,10 @@ from medallion.config_values import (
     QualityMode,
     Source,
     coerce,
-    literal_values,
-    parse_trigger,
+    validate,
 )
 
 ENV_PREFIX = "MEDALLION_"
-#: The accepted values of ``log_level`` (case-insensitive).
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -178,8 +175,33 @@ class Config:
     full_refresh: bool = field(
         default=False,
         metadata=_help(
-            "gold: recompute every feature date from silver (after a feature change or a repair)",
-            commands=("gold",),
+            "gold: recompute every feature date from silver (after a feature change or a repair); "
+            "materialize: rewrite every entity of the online store",
+            commands=("gold", "materialize"),
+        ),
+    )
+
+    # --- serving -------------------------------------------------------------------------
+    redis_url: str = field(
+        default="",
+        repr=False,
+        metadata=_help(
+            "online store: redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS); default the secret "
+            "redis_secret_key (Databricks secret scope, or env MEDALLION_SECRET_<KEY> locally), else the "
+            "embedded SQLite online store under serving_root; never logged"
+        ),
+    )
+    redis_secret_key: str = field(
+        default="redis-connection-string",
+        metadata=_help(
+            "secret key of the online store's Redis URL or Azure Cache for Redis connection string"
+        ),
+    )
+    serving_root: str = field(
+        default="",
+        metadata=_help(
+            "Feast registry (and the embedded SQLite online store); default <root>/serving locally, "
+            "/Volumes/<catalog>/<prefix>ops/serving on databricks"
         ),
     )
 
@@ -223,6 +245,14 @@ class Config:
         ),
     )
 
+    materialize: bool = field(
+        default=False,
+        metadata=_help(
+            "local: after gold, materialise the features into the online store (medallion materialize)",
+            commands=("local",),
+        ),
+    )
+
     # --- the quality command -------------------------------------------------------------
     check_layer: str = field(
         default="",
@@ -262,43 +292,7 @@ class Config:
     )
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            allowed = literal_values(f.type)
-            value = getattr(self, f.name)
-            if allowed and value not in allowed:
-                raise ConfigError(f"{f.name}={value!r} is not one of {', '.join(allowed)}")
-        if self.environment == "databricks":
-            for name in ("catalog",):
-                if not _IDENT.match(getattr(self, name)):
-                    raise ConfigError(
-                        f"{name}={getattr(self, name)!r} is not a valid Unity Catalog identifier"
-                    )
-            if self.schema_prefix and not re.match(r"^[A-Za-z0-9_]*$", self.schema_prefix):
-                raise ConfigError(f"schema_prefix={self.schema_prefix!r} may only hold letters, digits and _")
-        if not 0.0 <= self.max_quarantine_rate <= 1.0 or not 0.0 <= self.min_quality_score <= 1.0:
-            raise ConfigError("max_quarantine_rate and min_quality_score must be within [0, 1]")
-        if self.dedup_lookback_days < 0 or self.contract_version < 0:
-            raise ConfigError("dedup_lookback_days and contract_version must be >= 0")
-        if self.shuffle_partitions < 1:
-            raise ConfigError(
-                f"shuffle_partitions={self.shuffle_partitions} (--shuffle-partitions / "
-                "MEDALLION_SHUFFLE_PARTITIONS) must be a positive number of Spark shuffle partitions, e.g. 4"
-            )
-        if self.log_level.upper() not in LOG_LEVELS:
-            raise ConfigError(
-                f"log_level={self.log_level!r} (--log-level / MEDALLION_LOG_LEVEL) is not a log level: "
-                f"use one of {', '.join(LOG_LEVELS)} (any case)"
-            )
-        if self.retention_hours is not None and self.retention_hours < 0:
-            raise ConfigError(f"retention_hours={self.retention_hours} must be >= 0")
-        if self.max_files_per_trigger < 1 or self.max_offsets_per_trigger < 1:
-            raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
-        if self.environment == "databricks" and self.kafka_security_protocol != "SASL_SSL":
-            raise ConfigError(
-                f"kafka_security_protocol={self.kafka_security_protocol} is for a local test broker only: "
-                "on databricks the Event Hubs credentials must travel over SASL_SSL"
-            )
-        parse_trigger(self.trigger)
+        validate(self)
 
     # --- derived -------------------------------------------------------------------------
     @property
@@ -325,6 +319,16 @@ class Config:
         else:
             base = str(Path(self.root).absolute() / "_checkpoints")
         return f"{base}/{stream}"
+
+    def serving_path(self, name: str) -> str:
+        """A file of the serving layer (the Feast registry, the embedded online store)."""
+        if self.serving_root:
+            base = self.serving_root.rstrip("/")
+        elif self.environment == "databricks":
+            base = f"/Volumes/{self.catalog}/{self.schema_prefix}ops/serving"
+        else:
+            base = str(Path(self.root).absolute() / "serving")
+        return f"{base}/{name}"
 
     def quality_mode(self, layer: str) -> str:
         return getattr(self, f"quality_{layer}")
@@ -372,5 +376,13 @@ class Config:
         return {f.name for f in fields(cls)}
 
     def describe(self) -> dict[str, Any]:
-        """Config as a plain dict, safe to log (it holds no secret values by construction)."""
-        return dataclasses.asdict(self)
+        """Config as a plain dict, safe to log: the only field that may hold a credential
+        (``redis_url``) is shown without it."""
+        values = dataclasses.asdict(self)
+        values["redis_url"] = redact_url(self.redis_url)
+        return values
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (``redis://:***@host:6379/0``); other text unchanged."""
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url) if url else url

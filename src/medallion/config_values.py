@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import fields
 from typing import Any, Literal, get_args, get_origin
 
 Environment = Literal["local", "databricks"]
@@ -14,6 +15,11 @@ Source = Literal["files", "kafka", "eventhubs"]
 QualityMode = Literal["enforce", "warn", "off"]
 KafkaAuth = Literal["connection-string", "oauth", "service-credential"]
 KafkaSecurityProtocol = Literal["SASL_SSL", "SASL_PLAINTEXT"]
+
+
+#: The accepted values of ``log_level`` (case-insensitive).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(ValueError):
@@ -78,3 +84,42 @@ def coerce(f: dataclasses.Field, value: Any, *, source: str) -> Any:
             return False
         raise ConfigError(f"{source}={value!r} is not a boolean")
     return str(value)
+
+
+def validate(config: Any) -> None:
+    """Refuse a :class:`medallion.config.Config` whose values cannot work (ConfigError)."""
+    for f in fields(config):
+        allowed = literal_values(f.type)
+        value = getattr(config, f.name)
+        if allowed and value not in allowed:
+            raise ConfigError(f"{f.name}={value!r} is not one of {', '.join(allowed)}")
+    if config.environment == "databricks":
+        for name in ("catalog",):
+            if not _IDENT.match(getattr(config, name)):
+                raise ConfigError(f"{name}={getattr(config, name)!r} is not a valid Unity Catalog identifier")
+        if config.schema_prefix and not re.match(r"^[A-Za-z0-9_]*$", config.schema_prefix):
+            raise ConfigError(f"schema_prefix={config.schema_prefix!r} may only hold letters, digits and _")
+    if not 0.0 <= config.max_quarantine_rate <= 1.0 or not 0.0 <= config.min_quality_score <= 1.0:
+        raise ConfigError("max_quarantine_rate and min_quality_score must be within [0, 1]")
+    if config.dedup_lookback_days < 0 or config.contract_version < 0:
+        raise ConfigError("dedup_lookback_days and contract_version must be >= 0")
+    if config.shuffle_partitions < 1:
+        raise ConfigError(
+            f"shuffle_partitions={config.shuffle_partitions} (--shuffle-partitions / "
+            "MEDALLION_SHUFFLE_PARTITIONS) must be a positive number of Spark shuffle partitions, e.g. 4"
+        )
+    if config.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"log_level={config.log_level!r} (--log-level / MEDALLION_LOG_LEVEL) is not a log level: "
+            f"use one of {', '.join(LOG_LEVELS)} (any case)"
+        )
+    if config.retention_hours is not None and config.retention_hours < 0:
+        raise ConfigError(f"retention_hours={config.retention_hours} must be >= 0")
+    if config.max_files_per_trigger < 1 or config.max_offsets_per_trigger < 1:
+        raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
+    if config.environment == "databricks" and config.kafka_security_protocol != "SASL_SSL":
+        raise ConfigError(
+            f"kafka_security_protocol={config.kafka_security_protocol} is for a local test broker only: "
+            "on databricks the Event Hubs credentials must travel over SASL_SSL"
+        )
+    parse_trigger(config.trigger)

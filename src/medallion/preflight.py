@@ -23,7 +23,7 @@ from medallion.config import Config, ConfigError
 EVENTS_FLAG = {"bronze": "--events-dir", "local": "--events"}
 #: Commands that write under the local root.
 WRITING_COMMANDS = frozenset(
-    {"bronze", "silver", "gold", "local", "demo", "maintenance", "integration-test", "quality"}
+    {"bronze", "silver", "gold", "local", "demo", "maintenance", "integration-test", "quality", "materialize"}
 )
 
 
@@ -34,8 +34,8 @@ def preflight(config: Config, command: str) -> None:
     flag = EVENTS_FLAG.get(command)
     if flag and config.source == "files" and config.events_dir:
         check_events_dir(config.events_dir, flag)
-    if command == "maintenance":
-        check_warehouse(config)
+    if command in ("maintenance", "materialize", "training-set"):
+        check_warehouse(config, command)
     if command in WRITING_COMMANDS:
         check_writable(config.root, "--root")
         if config.checkpoint_root:
@@ -111,21 +111,21 @@ def check_writable(path: str, flag: str = "--root") -> None:
     os.unlink(probe)
 
 
-def check_warehouse(config: Config) -> None:
-    """``medallion maintenance`` maintains the tables an earlier run created: the root must hold
-    at least one of them, or it is a typo."""
+def check_warehouse(config: Config, command: str = "maintenance") -> None:
+    """``medallion maintenance`` (``materialize``, ``training-set``) works on the tables an earlier
+    run created: the root must hold at least one of them, or it is a typo."""
     from medallion.tables import TABLES  # not at import: preflight runs before anything loads Spark
 
     root = Path(config.root).absolute()
     if not root.is_dir():
         raise ConfigError(
             f"--root {config.root}: no such folder, so no medallion warehouse is there; check the path "
-            "(maintenance works on the tables of an earlier run)"
+            f"({command} works on the tables of an earlier run)"
         )
     tables = [spec.location(config) for spec in TABLES]
     if not any((Path(t) / "_delta_log").is_dir() for t in tables):
         names = ", ".join(spec.key for spec in TABLES)
         raise ConfigError(
             f"--root {config.root} holds none of the medallion tables ({names}): no medallion "
-            "warehouse is there; check the path (maintenance works on the tables of an earlier run)"
+            f"warehouse is there; check the path ({command} works on the tables of an earlier run)"
         )

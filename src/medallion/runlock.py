@@ -27,7 +27,9 @@ from medallion.errors import JobFailedError
 
 LOCK_FILE = ".medallion.lock"
 #: Commands that take the lock.
-LOCKED_COMMANDS = frozenset({"bronze", "silver", "gold", "local", "demo", "maintenance", "integration-test"})
+LOCKED_COMMANDS = frozenset(
+    {"bronze", "silver", "gold", "local", "demo", "maintenance", "integration-test", "materialize"}
+)
 
 
 class RootLockedError(JobFailedError):

@@ -136,6 +136,19 @@ BAD_FILES = _ops(
     "a row per landing file bronze could not ingest: compaction only",
 )
 
+ONLINE_USER_FEATURES = _ops(
+    "online_user_features",
+    schemas.served(schemas.USER_FEATURES_SCHEMA),
+    "per online store, the gold.user_features rows it was last given (medallion materialize)",
+    "one row per active user, overwritten by each materialisation: compaction only",
+)
+ONLINE_VIDEO_FEATURES = _ops(
+    "online_video_features",
+    schemas.served(schemas.VIDEO_FEATURES_SCHEMA),
+    "per online store, the gold.video_features rows it was last given (medallion materialize)",
+    "one row per active video, overwritten by each materialisation: compaction only",
+)
+
 #: Every table, upstream first.
 TABLES: tuple[TableSpec, ...] = (
     BRONZE_EVENTS,
@@ -150,10 +163,17 @@ TABLES: tuple[TableSpec, ...] = (
     MAINTENANCE_RUNS,
     LANDING_FILES,
     BAD_FILES,
+    ONLINE_USER_FEATURES,
+    ONLINE_VIDEO_FEATURES,
 )
 
 #: The gold feature tables.
 FEATURE_TABLES: tuple[TableSpec, ...] = tuple(t for t in TABLES if t.timeseries_key is not None)
+#: Per gold feature table, the ops table of the rows its online store was last given.
+ONLINE_TABLES: dict[str, TableSpec] = {
+    USER_FEATURES.name: ONLINE_USER_FEATURES,
+    VIDEO_FEATURES.name: ONLINE_VIDEO_FEATURES,
+}
 
 
 def by_key(key: str) -> TableSpec:

@@ -126,3 +126,12 @@ VIDEO_FEATURES_SCHEMA = StructType(
         StructField("completion_ratio_7d", DoubleType(), nullable=True),
     ]
 )
+
+
+#: The column of the ``ops.online_*`` tables naming the online store a row was written to.
+ONLINE_STORE = "online_store"
+
+
+def served(features: StructType) -> StructType:
+    """The schema of an ``ops.online_*`` table: a gold feature table's rows, per online store."""
+    return StructType([*features.fields, StructField(ONLINE_STORE, StringType(), nullable=False)])
