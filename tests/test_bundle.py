@@ -1114,10 +1114,10 @@ def test_a_retry_policy_on_a_continuous_job_is_caught() -> None:
 
 @pytest.mark.parametrize("job", JOBS, ids=_ids(JOBS))
 def test_job_clusters_are_spot_with_fallback_under_the_policy(job: Job) -> None:
-    entry_points = {
-        t.get("job_cluster_key"): (t.get("python_wheel_task") or {}).get("entry_point")
-        for t in job.spec.get("tasks") or []
-    }
+    entry_points: dict[str, set[str]] = {}  # cluster key -> entry points of the tasks it runs
+    for t in job.spec.get("tasks") or []:
+        entry = (t.get("python_wheel_task") or {}).get("entry_point")
+        entry_points.setdefault(t.get("job_cluster_key"), set()).add(entry)
     policy_variable = declared_variables(FILES)["cluster_policy_id"]
     assert policy_variable.get("lookup") == {"cluster_policy": POLICY_NAME}
     for cluster in job.spec.get("job_clusters") or []:
@@ -1139,7 +1139,7 @@ def test_job_clusters_are_spot_with_fallback_under_the_policy(job: Job) -> None:
         assert tags.get("project") == "medallion" and tags.get("layer"), f"{name}: custom_tags project/layer"
         assert tags.get("target") == job.target, f"{name}: custom_tags.target"
         photon = new_cluster.get("runtime_engine") == "PHOTON"
-        wants_photon = bool({entry_points.get(key)} & PHOTON_ENTRY_POINTS)
+        wants_photon = bool(entry_points.get(key, set()) & PHOTON_ENTRY_POINTS)
         assert photon == wants_photon, f"{name}: Photon where it pays (silver/gold) and nowhere else"
         check = evaluate_cluster(POLICY, new_cluster)
         assert check.ok, f"{name} breaks {POLICY_NAME}: {check.violations}"

@@ -49,6 +49,11 @@ def test_wheel_has_one_top_level_name(wheel):
         module = "gate" if layer == "quality" else "job"
         assert f"medallion/{layer}/{module}.py" in names
     assert "medallion/contracts/event_v1.json" in names
+    # the Feast feature repository ships with the wheel (feast -c <it> plan / apply)
+    assert {
+        "medallion/serving/feature_repo/feature_store.yaml",
+        "medallion/serving/feature_repo/features.py",
+    } <= set(names)
 
 
 def test_wheel_entry_points_name_modules_inside_the_wheel(wheel):

@@ -58,7 +58,15 @@ def read_labels(spark: SparkSession, path: str) -> DataFrame:
     if suffix == ".csv":
         labels = spark.read.option("header", True).option("inferSchema", True).csv(str(p))
     elif suffix == ".parquet":
-        labels = spark.read.parquet(str(p))
+        try:
+            labels = spark.read.parquet(str(p))
+        except Exception as exc:
+            if "TIMESTAMP(NANOS" not in str(exc):
+                raise
+            raise ConfigError(
+                f"--labels {path}: Spark cannot read nanosecond Parquet timestamps; write them in "
+                "microseconds (pandas: to_parquet(..., coerce_timestamps='us'))"
+            ) from None
     elif suffix in (".json", ".jsonl"):
         labels = spark.read.json(str(p))
     else:
@@ -112,3 +120,21 @@ def run(
     outcome = TrainingSetResult(out, out_format, rows, views)
     log.info("%s", outcome.summary())
     return outcome
+
+
+def feast_historical_features(store: Any, spark: SparkSession, labels: Any, views: list[str]) -> Any:
+    """Feast's own point-in-time join (``get_historical_features``, Spark offline store) of a pandas
+    ``labels`` frame (entity key, ``label_ts``, ...) with ``views``' features, as pandas with
+    ``<view>__<feature>`` columns - the cross-check of :func:`build`. Feast reads the gold tables
+    with Spark SQL (``delta.`<folder>``` locally), so the session needs the Delta jars (the
+    spark-delta engine, or Databricks). Feast switches ``spark.sql.parser.quotedRegexColumnNames``
+    on for the session; it is restored afterwards."""
+    key = "spark.sql.parser.quotedRegexColumnNames"
+    before = spark.conf.get(key, "false")
+    entity_df = labels.rename(columns={LABEL_TS: "event_timestamp"})
+    features = [ref for name in views for ref in VIEWS[name].references()]
+    try:
+        job = store.get_historical_features(entity_df=entity_df, features=features, full_feature_names=True)
+        return job.to_df().rename(columns={"event_timestamp": LABEL_TS})
+    finally:
+        spark.conf.set(key, before)
