@@ -81,6 +81,33 @@ def demo_report(config: Config, storage: Any, generated: Any, seconds: dict[str,
     }
 
 
+def online_lookups(config: Config, users: list[str]) -> list[dict[str, Any]]:
+    """The seed's real-time inference call for a few users, each timed (after one warm-up call)."""
+    import time
+
+    from medallion.serving.store import feature_store, online_target
+
+    target = online_target(config)
+    store = feature_store(config, target)
+    refs = ["user_features:watch_time_7d", "user_features:video_count_7d"]
+    out = []
+    for user in users[:3]:
+        store.get_online_features(features=refs, entity_rows=[{"user_id": user}])  # warm: connections
+        started = time.perf_counter()
+        values = store.get_online_features(features=refs, entity_rows=[{"user_id": user}]).to_dict()
+        ms = (time.perf_counter() - started) * 1000
+        out.append(
+            {
+                "user_id": user,
+                "watch_time_7d": values["watch_time_7d"][0],
+                "video_count_7d": values["video_count_7d"][0],
+                "ms": ms,
+                "store": target.kind,
+            }
+        )
+    return out
+
+
 def demo_text(r: dict[str, Any]) -> str:
     g, rows = r["generated"], r["rows"]
 
@@ -114,6 +141,11 @@ def demo_text(r: dict[str, Any]) -> str:
         lines.append(f"  quality {q['table']:<22} {q['status']} (score {score}{failed})")
     lines.append(f"  top 5 users by watch time (7 days to {r['feature_date']}): {top(r['top_users'])}")
     lines.append(f"  top 5 videos by watch time (7 days to {r['feature_date']}): {top(r['top_videos'])}")
+    for o in r.get("online", []):
+        lines.append(
+            f"  online lookup user {o['user_id']}: watch_time_7d {o['watch_time_7d']}, video_count_7d "
+            f"{o['video_count_7d']} ({o['ms']:.2f} ms, {o['store']})"
+        )
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
     lines.append(f"  time per stage: {stages}; total {sum(r['seconds'].values()):.1f} s")
     return "\n".join(lines)
@@ -213,7 +245,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         events_dir=str(root / "landing"),
         log_level=args.log_level or "WARNING",
     )
-    stages = ["generate", "spark", "bronze", "silver", "gold", "maintenance"]
+    stages = ["generate", "spark", "bronze", "silver", "gold", "materialize", "maintenance"]
     if args.no_maintenance:
         stages.remove("maintenance")
     step = iter(f"[{i}/{len(stages)}] {name}" for i, name in enumerate(stages, start=1))
@@ -235,6 +267,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     gate, recorder = gate_for(config, storage), recorder_for(config, storage)  # as `medallion local`
     for layer in ("bronze", "silver", "gold"):
         timed(layer, lambda layer=layer: run_stage(layer, config, spark, storage, gate, recorder))
+    from medallion.serving import job as serving_job
+
+    # the online store: Redis when MEDALLION_REDIS_URL names one, else the embedded SQLite store
+    timed("materialize", lambda: serving_job.run(config, spark, storage, recorder=recorder), show=True)
     if not args.no_maintenance:
         from medallion.maintenance import job as maintenance_job
 
@@ -244,6 +280,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not maintenance.ok:
             raise JobFailedError(maintenance.failure_message())
     report = demo_report(config, storage, generated, seconds)
+    report["online"] = online_lookups(config, [user for user, _ in report["top_users"]])
     print(demo_text(report))
     if args.json:
         print(json.dumps(report, default=str))
