@@ -798,6 +798,8 @@ EXPECTED_SQL = {
     "ops.maintenance_runs": (None, ""),
     "ops.landing_files": (None, ""),
     "ops.bad_files": (None, ""),
+    "ops.online_user_features": (None, ""),
+    "ops.online_video_features": (None, ""),
 }
 
 

@@ -80,7 +80,7 @@ def assert_online_equals_gold(store, gold):
         assert got == {k: _comparable(v) for k, v in expected.items()}, spec.name
 
 
-@pytest.fixture(params=["redis", "sqlite"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.slow), "sqlite"])
 def online_config(request, local_config, tmp_path):
     """The local config with an online store: a fresh Redis database, or the embedded store."""
     if request.param == "sqlite":
@@ -132,6 +132,7 @@ class Crash(RuntimeError):
     pass
 
 
+@pytest.mark.slow
 def test_crash_between_online_writes_and_commit_then_rerun_equals_a_clean_run(
     spark, storage, local_config, redis_server
 ):
@@ -165,7 +166,7 @@ def test_crash_between_online_writes_and_commit_then_rerun_equals_a_clean_run(
     assert_online_equals_gold(stores[0], gold)
 
 
-@pytest.mark.parametrize("problem", ["wrong password", "unreachable"])
+@pytest.mark.parametrize("problem", [pytest.param("wrong password", marks=pytest.mark.slow), "unreachable"])
 def test_bad_redis_fails_clearly_and_changes_nothing(
     spark, storage, local_config, redis_server, capsys, problem
 ):

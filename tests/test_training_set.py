@@ -39,7 +39,7 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-@pytest.mark.parametrize("out_format", ["parquet", "delta"])
+@pytest.mark.parametrize("out_format", ["parquet", pytest.param("delta", marks=pytest.mark.slow)])
 def test_training_set_matches_the_brute_force_reference(
     spark, storage, local_config, tmp_path, capsys, out_format
 ):

@@ -25,10 +25,13 @@ ONLINE_FIELDS = (
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     from medallion.serving import job
+    from medallion.serving.store import check_online_store, online_target
 
     config = start(args)
+    target = online_target(config)
+    check_online_store(target)  # a bad URL or password fails before Spark starts
     spark, storage = spark_and_storage(config)
-    result = job.run(config, spark, storage, recorder=recorder_for(config, storage))
+    result = job.run(config, spark, storage, target=target, recorder=recorder_for(config, storage))
     print(result.summary())
     if getattr(args, "json", False):
         print(json.dumps(result.as_dict(), default=str))
