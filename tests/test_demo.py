@@ -27,7 +27,7 @@ def test_demo_summary_matches_the_tables(spark, storage, engine, tmp_path, capsy
         return storage.read(config.table(layer, name))
 
     # progress per stage, every stage timed
-    stages = ["generate", "spark", "bronze", "silver", "gold", "maintenance"]
+    stages = ["generate", "spark", "bronze", "silver", "gold", "materialize", "maintenance"]
     assert list(report["seconds"]) == stages
     for i, stage in enumerate(stages, start=1):
         assert f"[{i}/{len(stages)}] {stage}" in out
@@ -66,6 +66,15 @@ def test_demo_summary_matches_the_tables(spark, storage, engine, tmp_path, capsy
         expected = gold.where(F.col("feature_date") == F.lit(latest)).orderBy(F.desc("watch_time_7d"), key)
         assert report[top] == [[r[key], r["watch_time_7d"]] for r in expected.limit(5).collect()]
         assert len(report[top]) == 5
+        if name == "user_features":  # the online lookups of the top users answer what gold says
+            rows = {r[key]: r for r in expected.limit(3).collect()}
+            assert [o["user_id"] for o in report["online"]] == list(rows)
+            for o in report["online"]:
+                assert o["store"] == "sqlite" and o["ms"] > 0
+                assert (o["watch_time_7d"], o["video_count_7d"]) == (
+                    rows[o["user_id"]]["watch_time_7d"],
+                    rows[o["user_id"]]["video_count_7d"],
+                )
 
     # the readable summary says the same
     summary = out[out.index("medallion demo summary") :]
@@ -76,6 +85,7 @@ def test_demo_summary_matches_the_tables(spark, storage, engine, tmp_path, capsy
         assert f"quality {q['table']:<22} {q['status']}" in summary
     assert report["top_users"][0][0] in summary and report["top_videos"][0][0] in summary
     assert "time per stage: generate" in summary
+    assert f"online lookup user {report['online'][0]['user_id']}: watch_time_7d" in summary
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path, capsys):

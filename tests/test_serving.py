@@ -92,6 +92,11 @@ def test_online_store_from_flag_secret_or_embedded(tmp_path):
     assert online_target(config.replace(redis_url="redis://h:2/0"), empty).where == "redis://h:2/0"
     with pytest.raises(ConfigError, match="needs a Redis"):
         online_target(config.replace(environment="databricks"), empty)
+    # on Databricks the connection string comes from the secret scope, through dbutils
+    scope = SecretProvider("medallion", dbutils_get=lambda scope, key: f"rediss://:pw@{scope}-{key}:6380/0")
+    target = online_target(config.replace(environment="databricks"), scope)
+    assert target.where == "rediss://medallion-redis-connection-string:6380/0"
+    assert target.redis_options["ssl"] is True and "pw" not in target.where
 
 
 def test_the_redis_password_is_never_shown():

@@ -8,6 +8,7 @@ import json
 import time
 
 from medallion.runtime import EXIT_OK, recorder_for, spark_and_storage, start
+from medallion.secrets import SecretProvider
 
 #: Options of the commands that only talk to the online store (no Spark).
 ONLINE_FIELDS = (
@@ -23,14 +24,29 @@ ONLINE_FIELDS = (
 )
 
 
+def _secrets(config) -> SecretProvider:
+    """The secret provider of a command that needs no Spark session of its own: on Databricks
+    (a notebook or job, where one runs) the runtime's dbutils, locally the environment."""
+    if config.environment != "databricks":
+        return SecretProvider(config.secret_scope)
+    from pyspark.sql import SparkSession
+
+    return SecretProvider.for_spark(SparkSession.builder.getOrCreate(), config.secret_scope, True)
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     from medallion.serving import job
     from medallion.serving.store import check_online_store, online_target
 
     config = start(args)
-    target = online_target(config)
-    check_online_store(target)  # a bad URL or password fails before Spark starts
-    spark, storage = spark_and_storage(config)
+    if config.environment == "databricks":  # the secret scope is read through the runtime's dbutils
+        spark, storage = spark_and_storage(config)
+        target = online_target(config, SecretProvider.for_spark(spark, config.secret_scope, True))
+        check_online_store(target)
+    else:
+        target = online_target(config)
+        check_online_store(target)  # a bad URL or password fails before Spark starts
+        spark, storage = spark_and_storage(config)
     result = job.run(config, spark, storage, target=target, recorder=recorder_for(config, storage))
     print(result.summary())
     if getattr(args, "json", False):
@@ -52,7 +68,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     config = start(args)
     if not (args.user_id or args.video_id):
         raise ConfigError("features get: name at least one --user-id or --video-id")
-    target = online_target(config)
+    target = online_target(config, _secrets(config))
     check_online_store(target)
     store = feature_store(config, target)
     for row in lookup_entities(store, {"user_id": args.user_id, "video_id": args.video_id}):
@@ -93,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from medallion.serving.store import check_online_store, feature_store, online_target
 
     config = start(args)
-    target = online_target(config)
+    target = online_target(config, _secrets(config))
     check_online_store(target)
     api = app(feature_store(config, target))
     print(

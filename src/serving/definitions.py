@@ -111,9 +111,11 @@ def quiet_feast() -> None:
     import feast.repo_config
     import feast.stream_feature_view  # noqa: F401
 
-    warnings.filterwarnings(
-        "ignore", message="The spark data source API is an experimental", category=RuntimeWarning
-    )
+    for message in (
+        "The spark data source API is an experimental",
+        "The spark offline store is an experimental",
+    ):
+        warnings.filterwarnings("ignore", message=message, category=RuntimeWarning)
 
 
 def feast_objects(

@@ -37,6 +37,7 @@ from pyspark.sql import functions as F
 
 from medallion.progress import ProgressLog
 from medallion.runs import RunRecorder, recording
+from medallion.secrets import SecretProvider
 from medallion.serving.definitions import VIEWS, ViewSpec
 from medallion.serving.plan import INACTIVE, changed_rows
 from medallion.serving.store import OnlineTarget, check_online_store, feature_store, online_target
@@ -135,7 +136,9 @@ def run(
     """Materialise every feature view (see the module docstring). ``after_online_write(view)`` is
     called between a view's online write and its commit (the tests crash a run there)."""
     started = time.monotonic()
-    target = target or online_target(config)
+    if target is None:
+        secrets = SecretProvider.for_spark(spark, config.secret_scope, config.environment == "databricks")
+        target = online_target(config, secrets)
     check_online_store(target)  # before anything else: a bad connection changes nothing
     result = MaterializeResult(target.where)
     with recording(recorder, "serving", [ONLINE_TABLES[t.name] for t in FEATURE_TABLES]) as job:
