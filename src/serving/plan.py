@@ -4,7 +4,7 @@ What the online store holds
 ---------------------------
 For every entity gold has ever seen, the online store answers what gold says for its **latest
 feature date** L: the entity's row of L when it was active in that 7-day window, otherwise the
-*inactive* values (:func:`inactive_row`): every count and total 0, ``last_event_ts`` and the
+*inactive* values (:func:`inactive_values`): every count and total 0, ``last_event_ts`` and the
 averages/ratios null - exactly how a missing gold row reads ("no activity in 7 days"). It never
 keeps serving the numbers of an older window. Entities gold has never seen are absent (null).
 
