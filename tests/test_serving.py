@@ -103,6 +103,9 @@ def test_the_redis_password_is_never_shown():
     config = Config(redis_url="redis://:s3cret@h:1/0")
     assert "s3cret" not in repr(config) and "s3cret" not in str(config.describe())
     assert redact_url("rediss://user:p@ss@h:1/0") == "rediss://user:***@h:1/0"
+    azure = "c.redis.cache.windows.net:6380,password=abc+/=,ssl=True"
+    assert redact_url(azure) == "c.redis.cache.windows.net:6380,password=***,ssl=True"
+    assert "abc+/=" not in str(Config(redis_url=azure).describe())
 
 
 # --- pure transforms ---------------------------------------------------------------------

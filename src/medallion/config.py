@@ -384,5 +384,9 @@ class Config:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password (``redis://:***@host:6379/0``); other text unchanged."""
-    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url) if url else url
+    """``url`` without its password (``redis://:***@host:6379/0``, or ``password=***`` in an
+    Azure connection string); other text unchanged."""
+    if not url:
+        return url
+    url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+    return re.sub(r"(password=)[^,]*", r"\1***", url, flags=re.IGNORECASE)
