@@ -284,11 +284,24 @@ def _substitute(node: Any, lookup: Any) -> Any:
     return REFERENCE.sub(one, node)
 
 
+def sample_builtins(files: list[BundleFile], target: str) -> dict[str, str]:
+    """The ${bundle.*} and ${workspace.*} values the CLI fills in for ``target`` (sample user);
+    workspace.root_path is the target's, else the CLI default ~/.bundle/<name>/<target>."""
+    bundle_name = files[0].doc["bundle"]["name"]
+    values = {**SAMPLE_BUILTINS, "bundle.name": bundle_name, "bundle.target": target}
+    root_path = (target_spec(files, target).get("workspace") or {}).get("root_path") or (
+        "/Workspace/Users/${workspace.current_user.userName}/.bundle/${bundle.name}/${bundle.target}"
+    )
+    values["workspace.root_path"] = REFERENCE.sub(
+        lambda m: str(values.get(m.group(1), m.group(0))), root_path
+    )
+    return values
+
+
 def resolved_variables(files: list[BundleFile], target: str) -> dict[str, Any]:
     """Variable values in a target with references between them (and to builtins) resolved.
     Lookups and variables without a value are left out: they stay ${var.*} references."""
-    bundle_name = files[0].doc["bundle"]["name"]
-    builtins = {**SAMPLE_BUILTINS, "bundle.name": bundle_name, "bundle.target": target}
+    builtins = sample_builtins(files, target)
     values = {k: v for k, v in target_variable_values(files, target).items() if v not in (None, "<lookup>")}
 
     def lookup(name: str) -> tuple[bool, Any]:
@@ -336,8 +349,7 @@ def merged_document(files: list[BundleFile], target: str, *, tag_libraries: bool
         if name in values and "lookup" not in definition:
             definition["default"] = values[name]
     root["variables"] = variables
-    bundle_name = root["bundle"]["name"]
-    builtins = {**SAMPLE_BUILTINS, "bundle.name": bundle_name, "bundle.target": target}
+    builtins = sample_builtins(files, target)
 
     def lookup(name: str) -> tuple[bool, Any]:
         if name.startswith("var.") and name[4:] in values and "lookup" not in variables.get(name[4:], {}):
