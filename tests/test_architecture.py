@@ -19,7 +19,10 @@ PACKAGE_DIRS = {
 LAYERS = tuple(f"medallion.{layer}" for layer in LAYER_NAMES)
 APP = tuple(
     f"medallion.{m}"
-    for m in ("cli", "serving_cli", "demo", "integration", "synthetic", "preflight", "runlock", "runtime")
+    for m in (
+        *("cli", "serving_cli", "demo", "integration", "synthetic", "preflight", "runlock", "runtime"),
+        *("report", "report_cli"),
+    )
 )
 DEPLOY = ("medallion.deploy",)
 #: A module longer than this is doing more than one thing: split it along its seams.

@@ -20,6 +20,7 @@ from medallion.config import ConfigError
 from medallion.demo import cmd_demo, cmd_generate, demo_arguments, generate_arguments
 from medallion.errors import JobFailedError
 from medallion.options import add_config_arguments
+from medallion.report_cli import cmd_report, report_arguments
 from medallion.runtime import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -200,6 +201,11 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Sequence[str
         "generate events, run bronze -> silver -> gold (quality gates) -> maintenance, print a summary",
         ("engine", "log_level", *SPARK_FIELDS),
     ),
+    "report": (
+        cmd_report,
+        "draw the ops tables of a local warehouse as one self-contained HTML page of charts",
+        ("root", "engine", "log_level", "min_quality_score", *SPARK_FIELDS),
+    ),
     "policies": (cmd_policies, "check job clusters against the spot cluster policy, or sync it", ()),
     "integration-test": (
         cmd_integration_test,
@@ -225,6 +231,7 @@ EXTRA_ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "features": features_arguments,
     "training-set": training_set_arguments,
     "serve": serve_arguments,
+    "report": report_arguments,
 }
 
 
