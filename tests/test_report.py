@@ -91,9 +91,9 @@ def test_figures_draw_what_the_ops_tables_hold(warehouse_run):
     maintained = {r["table_name"]: r for r in data.maintenance if r["files_before"] is not None}
     before = next(t for t in figures["maintenance"].data if t.name == "files before")
     after = next(t for t in figures["maintenance"].data if t.name == "files after")
-    assert list(before.x) == list(maintained) and "silver.events" in maintained
-    assert list(before.y) == [r["files_before"] for r in maintained.values()]
-    assert list(after.y) == [r["files_after"] for r in maintained.values()]
+    assert list(before.y) == list(maintained) and "silver.events" in maintained
+    assert list(before.x) == [r["files_before"] for r in maintained.values()]
+    assert list(after.x) == [r["files_after"] for r in maintained.values()]
 
     # freshness: per layer, minutes since the last successful run and since the newest data
     last, newest = figures["freshness"].data

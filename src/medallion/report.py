@@ -25,6 +25,7 @@ HEIGHT = 420  # px, every chart
 LAYER_COLORS = {"bronze": "#b06f2e", "silver": "#7f8c9a", "gold": "#d4a514", "serving": "#2e86ab"}
 LAYER_COLORS["maintenance"] = "#5c677d"
 OTHER_COLOR = "#9b59b6"
+WIDE = {"freshness", "maintenance"}  # views as wide as the page: the first and the last
 #: The views, in page order: (figure id, title).
 VIEWS = (
     ("freshness", "Freshness per layer"),
@@ -97,6 +98,8 @@ def no_data(title: str, why: str) -> go.Figure:
 
 
 def minutes_label(minutes: float) -> str:
+    if minutes < 1:
+        return "< 1 min"
     if minutes < 120:
         return f"{minutes:,.0f} min"
     if minutes < 48 * 60:
@@ -299,24 +302,23 @@ def maintenance_figure(data: ReportData) -> go.Figure:
     tables = list(latest)
     rows = list(latest.values())
     when = max(r["started_at"] for r in rows)
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("data files", "MB of data files"), horizontal_spacing=0.08
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04)
+    bars = (
+        (1, "files before", "files_before", "#95a5a6", 1),
+        (1, "files after", "files_after", "#27ae60", 1),
+        (1, "files deleted by VACUUM", "vacuum_files_deleted", "#c0392b", 1),
+        (2, "MB before", "bytes_before", "#7f8c8d", 1e6),
+        (2, "MB after", "bytes_after", "#1e8449", 1e6),
     )
-    for name, column, shade in (
-        ("files before", "files_before", "#95a5a6"),
-        ("files after", "files_after", "#27ae60"),
-        ("files deleted by VACUUM", "vacuum_files_deleted", "#c0392b"),
-    ):
-        fig.add_bar(name=name, x=tables, y=[r[column] or 0 for r in rows], marker_color=shade, row=1, col=1)
-    for name, column, shade in (
-        ("MB before", "bytes_before", "#7f8c8d"),
-        ("MB after", "bytes_after", "#1e8449"),
-    ):
-        fig.add_bar(
-            name=name, x=tables, y=[(r[column] or 0) / 1e6 for r in rows], marker_color=shade, row=1, col=2
-        )
+    for col, name, column, shade, unit in bars:
+        values = [(r[column] or 0) / unit for r in rows]
+        fig.add_bar(name=name, y=tables, x=values, orientation="h", marker_color=shade, row=1, col=col)
     fig.update_layout(barmode="group")
-    return _style(fig, f"{title}, {when:%Y-%m-%d %H:%M} UTC", "files")
+    fig.update_yaxes(autorange="reversed")  # the registry's order, top down
+    _style(fig, f"{title}, {when:%Y-%m-%d %H:%M} UTC", "")
+    fig.update_xaxes(title_text="data files", row=1, col=1)
+    fig.update_xaxes(title_text="MB of data files", row=1, col=2)
+    return fig.update_layout(height=max(HEIGHT, 160 + 30 * len(tables)))
 
 
 BUILDERS = {
@@ -346,6 +348,7 @@ h1 {{ font-size: 1.4em; margin: 6px 0; }}
 p.meta {{ color: #555; margin: 0 0 10px; }}
 .grid {{ display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }}
 section {{ border: 1px solid #e3e3e3; border-radius: 6px; }}
+section.wide {{ grid-column: 1 / -1; }}
 </style>
 <script type="text/javascript">{plotlyjs}</script>
 </head>
@@ -371,10 +374,11 @@ def render_html(data: ReportData, figures: dict[str, go.Figure]) -> str:
             full_html=False,
             include_plotlyjs=False,
             div_id=f"chart-{view}",
-            default_height=f"{HEIGHT}px",
+            default_height=f"{fig.layout.height or HEIGHT}px",
             config={"displaylogo": False, "responsive": True},
         )
-        sections.append(f'<section id="{view}">{div}</section>')
+        wide = ' class="wide"' if view in WIDE else ""
+        sections.append(f'<section id="{view}"{wide}>{div}</section>')
     return PAGE.format(
         root=html.escape(data.root),
         now=f"{data.now:%Y-%m-%d %H:%M:%S}",
