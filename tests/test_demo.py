@@ -87,6 +87,12 @@ def test_demo_summary_matches_the_tables(spark, storage, engine, tmp_path, capsy
     assert "time per stage: generate" in summary
     assert f"online lookup user {report['online'][0]['user_id']}: watch_time_7d" in summary
 
+    # the report page of the ops tables, written into the warehouse (tests/test_report.py opens one)
+    page = root.absolute() / "report.html"
+    assert f"  report (ops tables as charts): {page}" in summary.splitlines()
+    html = page.read_text()
+    assert html.count('class="plotly-graph-div"') == 6 and "no data yet" not in html
+
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
     (tmp_path / "something").write_text("x")

@@ -282,6 +282,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = demo_report(config, storage, generated, seconds)
     report["online"] = online_lookups(config, [user for user, _ in report["top_users"]])
     print(demo_text(report))
+    from medallion.report_cli import write_report
+
+    print(f"  report (ops tables as charts): {write_report(config, storage, root / 'report.html')}")
     if args.json:
         print(json.dumps(report, default=str))
     gate.raise_for_alerts()
