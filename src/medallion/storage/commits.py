@@ -63,6 +63,7 @@ _CANONICAL_METRICS: dict[str, tuple[str, ...]] = {
     "rows_added": ("num_added_rows", "numOutputRows", "num_target_rows_inserted", "numTargetRowsInserted"),
     "files_added": ("num_added_files", "numFiles", "numAddedFiles", "numFilesAdded", "numTargetFilesAdded"),
     "files_removed": ("num_removed_files", "numRemovedFiles", "numFilesRemoved", "numTargetFilesRemoved"),
+    "rows_deleted": ("num_deleted_rows", "numDeletedRows"),
     "target_files_scanned": ("num_target_files_scanned", "numTargetFilesAfterSkipping"),
     "target_files_skipped": ("num_target_files_skipped_during_scan",),
 }

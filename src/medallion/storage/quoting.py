@@ -63,6 +63,12 @@ def quote_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def datafusion_identifier(name: str) -> str:
+    """A DataFusion (delta-rs) column reference: double quotes keep the case; validated like UC names."""
+    quote_identifier(name)  # validation only
+    return f'"{name}"'
+
+
 def check_predicate(predicate: str) -> str:
     """Return ``predicate`` stripped if it is one SQL boolean expression; raise StorageError if it
     could end the statement or hide text: ``;`` or comments outside literals, unbalanced

@@ -1,8 +1,10 @@
-"""Schema rules both engines share: Delta's schema enforcement on writes (:func:`check_compatible`)
-and the schema of the change data feed (:func:`change_feed_schema`)."""
+"""Schema rules both engines share: Delta's schema enforcement on writes (:func:`check_compatible`),
+the columns additive evolution may add (:func:`check_new_columns`) and the schema of the change data
+feed (:func:`change_feed_schema`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from medallion.storage.base import StorageError
@@ -56,3 +58,14 @@ def change_feed_schema(table_schema: StructType) -> StructType:
             T.StructField("_commit_timestamp", T.TimestampType(), True),
         ]
     )
+
+
+def check_new_columns(columns: Sequence[Any], existing: set[str], table: str) -> None:
+    """Columns to add must be new, distinct and nullable (additive schema evolution)."""
+    names = [c.name for c in columns]
+    clash = sorted({n for n in names if n in existing or names.count(n) > 1})
+    if clash:
+        raise StorageError(f"columns {clash} already exist in {table} or are repeated")
+    not_nullable = [c.name for c in columns if not c.nullable]
+    if not_nullable:
+        raise StorageError(f"added columns must be nullable: {not_nullable}")

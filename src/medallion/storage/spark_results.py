@@ -1,11 +1,12 @@
 """Pure readers of what Spark returns to the spark-delta engine: DESCRIBE HISTORY rows, the rows of
-:func:`.sql.build_files_sql`, and the metrics OPTIMIZE and MERGE INTO return - each turned into what
-the interface promises. Nothing here touches a SparkSession.
+:func:`.sql.build_files_sql`, the metrics OPTIMIZE and MERGE INTO return and the paths ``VACUUM ... DRY
+RUN`` lists - each turned into what the interface promises. Nothing here touches a SparkSession.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -80,3 +81,27 @@ def parse_merge_metrics(row: Mapping[str, Any] | None) -> dict[str, Any]:
         "num_inserted": int(raw.get("num_inserted_rows") or 0),
         "num_updated": int(raw.get("num_updated_rows") or 0),
     }
+
+
+def vacuum_listing(
+    listed: Sequence[str], location: str, partition_columns: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The paths ``VACUUM ... DRY RUN`` listed as (data files, directories), distinct, ``file:``
+    URIs as plain paths. Delta also lists the empty directories it removes (and Databricks the
+    table's own directory). A local path is a directory when it is one on disk; a cloud URI has
+    no cheap stat, so there the name decides: the directories in a Delta table are the table's,
+    partition directories (``<column>=<value>``), ``_change_data`` and random prefixes (no
+    extension), while every file Delta writes has an extension."""
+    root = local_path(location).rstrip("/")
+    files: set[str] = set()
+    directories: set[str] = set()
+    for raw in listed:
+        path = local_path(str(raw)).rstrip("/")
+        name = path.rsplit("/", 1)[-1]
+        if path.startswith("/"):
+            is_directory = os.path.isdir(path)
+        else:
+            column = urllib.parse.unquote(name.split("=", 1)[0]) if "=" in name else None
+            is_directory = column in partition_columns or name.startswith("_") or "." not in name
+        (directories if path == root or is_directory else files).add(path)
+    return sorted(files), sorted(directories)

@@ -279,6 +279,11 @@ def build_optimize_sql(table: str, zorder_by: Sequence[str] = (), where: str | N
     return sql
 
 
+def build_delete_sql(table: str, predicate: str) -> str:
+    """``DELETE FROM t WHERE <predicate>`` (the maintenance job's data retention)."""
+    return f"DELETE FROM {quote_table_name(table)} WHERE {check_predicate(predicate)}"
+
+
 #: Delta records a VACUUM as two commits, ``VACUUM START`` and ``VACUUM END`` (whose operationMetrics
 #: hold numDeletedFiles), only when this is on - by default everywhere but on S3. The engine turns it on.
 VACUUM_LOGGING_CONF = "spark.databricks.delta.vacuum.logging.enabled"
