@@ -80,6 +80,12 @@ UTC = dt.timezone.utc
 DAY1, DAY2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
 SILVER_SCHEMA = events_schema(load_contract())
 POLICY = {p.key: p for p in POLICIES}
+RETENTION_REPORT_COLUMNS = (
+    "data_retention_days",
+    "partitions_deleted",
+    "rows_deleted",
+    "partitions_kept_unprocessed",
+)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -578,10 +584,12 @@ def test_a_second_run_makes_no_metadata_commit_and_bronze_properties_are_deferre
 
 def test_a_report_table_of_an_older_job_gets_the_new_column(spark, storage, local_config):
     report = MAINTENANCE_RUNS.location(local_config)
-    old_schema = T.StructType([f for f in MAINTENANCE_RUNS_SCHEMA.fields if f.name != "metadata_deferred"])
+    later = ("metadata_deferred", *RETENTION_REPORT_COLUMNS)  # columns added after the first version
+    old_schema = T.StructType([f for f in MAINTENANCE_RUNS_SCHEMA.fields if f.name not in later])
     create(storage, report, old_schema)
     old_row = TableOutcome("ops", "x", "t", storage.engine, dt.datetime(2026, 1, 1, tzinfo=UTC))
-    old_values = dataclasses.astuple(old_row.report_row("old-run"))[:-1]  # without metadata_deferred
+    values = dataclasses.asdict(old_row.report_row("old-run"))
+    old_values = tuple(values[name] for name in old_schema.fieldNames())
     storage.append(spark.createDataFrame([old_values], old_schema), report)
 
     result = job.run(local_config, spark, storage, policies=[TablePolicy("ops", "silver_runs")])  # missing
@@ -590,6 +598,7 @@ def test_a_report_table_of_an_older_job_gets_the_new_column(spark, storage, loca
     assert storage.schema(report).fieldNames() == MAINTENANCE_RUNS_SCHEMA.fieldNames()
     rows = {r.run_id: r for r in storage.read(report).collect()}
     assert rows["old-run"].metadata_deferred is None and rows[result.run_id].outcome == SKIPPED_MISSING
+    assert all(rows["old-run"][name] is None for name in RETENTION_REPORT_COLUMNS)
 
 
 # --- issue 11: VACUUM's count is Delta's own, its listing capped and free of directories (defect 6) ---

@@ -7,7 +7,10 @@ Per table, in order:
    properties, version. A table that does not exist is skipped (``skipped: missing``).
 2. plan (pure, :func:`medallion.maintenance.plan.plan_steps`): SET TBLPROPERTIES / CLUSTER BY
    (deferred on a streamed table), OPTIMIZE of the partitions with small files, VACUUM - each
-   step one call of the storage adapter.
+   step one call of the storage adapter. On ``bronze.events`` first the data retention
+   (:mod:`medallion.maintenance.retention`, ``config.bronze_retention_days``, 0 = off): a DELETE of
+   the partitions past the retention that silver has processed - its guard,
+   :func:`unprocessed_dates`, is the one read this job makes beyond the table itself.
 3. act: run the steps (:func:`_execute`).
 4. report: files / bytes before and after, compaction and VACUUM counts, duration and outcome
    (:mod:`medallion.maintenance.report`), appended to ``ops.maintenance_runs`` once at the end of
@@ -21,7 +24,8 @@ given - then every such table is logged with a loud WARNING. A table that fails 
 ``result.failed`` is not empty.
 
 Dry run: nothing is changed and no report row is written. The plan is listed per table: the
-statements that would run, the partitions (and their small files) that would be compacted, and
+statements that would run, the bronze partitions retention would delete and those it keeps (with
+the reason), the partitions (and their small files) that would be compacted, and
 the files VACUUM would delete now (``storage.vacuum(..., dry_run=True)``; at most
 :data:`VACUUM_LISTING_LIMIT` of them - beyond that the count is "at least"). With a retention of
 0 hours the real run would also delete the files its own OPTIMIZE replaces; a dry run cannot list
@@ -38,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from medallion.maintenance.plan import (
     CLUSTER_BY,
+    DELETE,
     OPTIMIZE,
     SET_PROPERTIES,
     VACUUM,
@@ -57,9 +62,18 @@ from medallion.maintenance.report import (
     TableOutcome,
     write_report,
 )
+from medallion.maintenance.retention import (
+    APPEND_ONLY,
+    RETENTION_COLUMN,
+    RETENTION_TABLE,
+    as_date,
+    plan_retention,
+    retention_steps,
+)
+from medallion.progress import ProgressLog
 from medallion.runs import RunRecorder, recording
 from medallion.storage.base import VACUUM_LISTING_LIMIT, VacuumResult
-from medallion.tables import MAINTENANCE_RUNS
+from medallion.tables import MAINTENANCE_RUNS, PROGRESS, SILVER_EVENTS
 from medallion.tables.policy import TablePolicy
 
 if TYPE_CHECKING:
@@ -80,6 +94,7 @@ def run(
     apply_deferred_metadata: bool = False,
     vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
     recorder: RunRecorder | None = None,
+    today: dt.date | None = None,
 ) -> MaintenanceResult:
     """Maintain every table of ``policies``, or only ``config.maintenance_tables`` (``layer.table``
     names), with ``config.retention_hours`` / ``allow_unsafe_retention`` / ``dry_run``.
@@ -88,8 +103,10 @@ def run(
     below the safe minimum without ``allow_unsafe_retention``. Per-table failures do not raise:
     they are in ``result.failed`` (and the report). ``apply_deferred_metadata``: the streams that
     write the streamed tables are stopped - their metadata changes are made instead of deferred.
-    ``vacuum_listing_limit``: the most files listed per VACUUM (counts are not capped)."""
+    ``vacuum_listing_limit``: the most files listed per VACUUM (counts are not capped). ``today``:
+    the date bronze retention counts from (default: today, UTC)."""
     started = time.monotonic()
+    today = today or dt.datetime.now(dt.timezone.utc).date()
     selected = select(parse_tables(config.maintenance_tables or None), policies)
     unsafe = check_retention(selected, config.retention_hours, config.allow_unsafe_retention)
     _warn_unsafe(unsafe)
@@ -109,6 +126,7 @@ def run(
                 dry_run=config.dry_run,
                 apply_deferred_metadata=apply_deferred_metadata,
                 vacuum_listing_limit=vacuum_listing_limit,
+                today=today,
             )
             log.info("%s", outcome.line())
             result.tables.append(outcome)
@@ -165,6 +183,7 @@ def _maintain_table(
     dry_run: bool,
     apply_deferred_metadata: bool = False,
     vacuum_listing_limit: int = VACUUM_LISTING_LIMIT,
+    today: dt.date | None = None,
 ) -> TableOutcome:
     table = config.table(policy.layer, policy.name)
     outcome = TableOutcome(
@@ -186,7 +205,12 @@ def _maintain_table(
         state = inspect(storage, table)
         outcome.files_before, outcome.bytes_before = state.num_files, state.num_bytes
         outcome.version_before = state.version
-        steps = plan_steps(
+        steps: list[Step] = []
+        if policy.key == RETENTION_TABLE.key and config.bronze_retention_days > 0:
+            steps, state = _plan_retention(
+                config, storage, table, state, outcome, today, policy.streamed and not apply_deferred_metadata
+            )
+        steps += plan_steps(
             policy,
             table,
             state,
@@ -229,9 +253,17 @@ def _execute(
 ) -> None:
     """Run one step through the storage adapter (only VACUUM's listing in a dry run)."""
     if step.kind == SET_PROPERTIES:
-        outcome.properties_set = dict(step.properties)
+        outcome.properties_set.update(step.properties)
         if not dry_run:
+            if APPEND_ONLY in step.properties:
+                log.warning("%s: setting %s=false so that retention may DELETE", step.table, APPEND_ONLY)
             storage.set_properties(step.table, step.properties)
+    elif step.kind == DELETE:
+        assert step.where is not None and outcome.retention is not None
+        if not dry_run:
+            deleted = storage.delete(step.table, step.where)
+            outcome.partitions_deleted = len(outcome.retention.delete)
+            outcome.rows_deleted = int(deleted.metrics.get("rows_deleted", 0))
     elif step.kind == CLUSTER_BY:
         if not dry_run:
             storage.cluster_by(step.table, step.columns)
@@ -252,3 +284,53 @@ def _execute(
         outcome.vacuum_listing_complete = vacuumed.listing_complete
     else:  # pragma: no cover
         raise ValueError(f"unknown step kind {step.kind!r}")
+
+
+def _plan_retention(
+    config: Config,
+    storage: DeltaStorage,
+    table: str,
+    state: TableState,
+    outcome: TableOutcome,
+    today: dt.date | None,
+    defer_metadata: bool,
+) -> tuple[list[Step], TableState]:
+    """Bronze retention (:mod:`medallion.maintenance.retention`): its steps, and the table state the
+    rest of the plan sees (without the partitions the DELETE removes)."""
+    unprocessed, guard = unprocessed_dates(config, storage, table)
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    plan = plan_retention(state.files, today, config.bronze_retention_days, unprocessed, guard)
+    outcome.retention = plan
+    steps, outcome.retention_blocked = retention_steps(
+        plan, table, state.properties, defer_metadata=defer_metadata
+    )
+    if outcome.retention_blocked:
+        log.warning("%s: retention blocked: %s", table, outcome.retention_blocked)
+    if not any(s.kind == DELETE for s in steps):
+        return steps, state
+    deleted = set(plan.delete)
+    return steps, state.without(lambda f: as_date(f.partition_values[RETENTION_COLUMN]) not in deleted)
+
+
+def unprocessed_dates(config: Config, storage: DeltaStorage, bronze: str) -> tuple[set[dt.date] | None, str]:
+    """The guard of bronze retention: the ingestion dates of the bronze rows silver has not processed
+    yet - those added after the last bronze version silver committed in ``ops.progress``, read from
+    bronze's change data feed - and a description of silver's progress. None when that progress is
+    unknown (silver never ran, or it is ahead of bronze, e.g. a recreated bronze): nothing is deleted."""
+    silver, progress = SILVER_EVENTS.location(config), PROGRESS.location(config)
+    if not (storage.exists(silver) and storage.exists(progress)):
+        return None, "silver has not run yet: nothing is deleted"
+    consumer = SILVER_EVENTS.progress_app_id
+    committed = ProgressLog(storage, progress).state(consumer, storage.table_id(silver)).committed
+    if committed is None:
+        return None, "silver has not committed any bronze version yet: nothing is deleted"
+    current = storage.version(bronze)
+    if current is None or committed > current:
+        return None, (
+            f"silver's progress (bronze version {committed}) is ahead of bronze (version {current}): "
+            "bronze was recreated? nothing is deleted"
+        )
+    changes = storage.read_changes(bronze, committed + 1).select(RETENTION_COLUMN).distinct()
+    with storage.errors("read change feed", bronze):
+        dates = {as_date(row[RETENTION_COLUMN]) for row in changes.collect()}
+    return dates, f"silver has processed bronze up to version {committed} (of {current})"

@@ -12,6 +12,9 @@ spark-delta engine runs each as the SQL :meth:`Step.sql` renders with the builde
   reported as deferred instead (``apply_deferred_metadata=True`` applies it, for when the
   stream is stopped);
 * ``ALTER TABLE ... CLUSTER BY`` - liquid clustering keys (engines that support it);
+* ``DELETE FROM ... WHERE <old partitions>`` - bronze data retention, planned by
+  :mod:`medallion.maintenance.retention` and run first (the job then plans the rest on the files
+  that remain);
 * ``OPTIMIZE ... [WHERE <partitions>] [ZORDER BY (...)]`` - only the partitions that hold two
   or more small files (:func:`compaction_candidates`, :func:`small_file_threshold`), so a
   nightly run rewrites what changed, not the whole table (Z-order is not incremental on
@@ -29,8 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from medallion.config import ConfigError
@@ -45,6 +48,7 @@ SET_PROPERTIES = "set_properties"
 CLUSTER_BY = "cluster_by"
 OPTIMIZE = "optimize"
 VACUUM = "vacuum"
+DELETE = "delete"  # data retention (:mod:`medallion.maintenance.retention`)
 
 
 class UnsafeRetentionError(ConfigError):
@@ -226,12 +230,16 @@ class TableState:
     def num_bytes(self) -> int:
         return sum(f.size_bytes for f in self.files)
 
+    def without(self, kept: Callable[[FileInfo], bool]) -> TableState:
+        """The state with only the files ``kept`` selects (planning after a retention DELETE)."""
+        return replace(self, files=tuple(f for f in self.files if kept(f)))
+
 
 @dataclass(frozen=True)
 class Step:
     """One maintenance operation = one storage adapter call (one SQL statement on Databricks)."""
 
-    kind: str  # SET_PROPERTIES | CLUSTER_BY | OPTIMIZE | VACUUM
+    kind: str  # SET_PROPERTIES | CLUSTER_BY | DELETE | OPTIMIZE | VACUUM
     table: str
     properties: Mapping[str, str] = field(default_factory=dict)
     columns: tuple[str, ...] = ()  # ZORDER BY / CLUSTER BY columns
@@ -248,6 +256,9 @@ class Step:
             return sql.build_set_properties_sql(name, self.properties)
         if self.kind == CLUSTER_BY:
             return sql.build_cluster_by_sql(name, self.columns)
+        if self.kind == DELETE:
+            assert self.where is not None
+            return sql.build_delete_sql(name, self.where)
         if self.kind == OPTIMIZE:
             return sql.build_optimize_sql(name, self.columns, self.where)
         if self.kind == VACUUM:

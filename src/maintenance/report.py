@@ -1,7 +1,8 @@
 """The maintenance run's results: one :class:`TableOutcome` per table, the run's
 :class:`MaintenanceResult` with their display, and the report table ``ops.maintenance_runs``.
 
-A report row holds the files / bytes before and after, files compacted and written, files VACUUM
+A report row holds the files / bytes before and after, files compacted and written, the bronze
+partitions and rows retention deleted (and kept because silver has not read them), files VACUUM
 deleted (Delta's own count; the listing of the files themselves is capped, like Databricks' at
 1,000), deferred metadata changes, duration and outcome. :func:`write_report` appends them once at
 the end of the run, to a table created with the policy's properties (so no later run needs a
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from medallion.maintenance.plan import CompactionCandidate
+from medallion.maintenance.retention import NOT_PROCESSED, RETENTION_COLUMN, RetentionPlan
 from medallion.tables import MAINTENANCE_RUNS
 from medallion.tables.ops import MaintenanceRunRow, ops_rows
 
@@ -59,6 +61,10 @@ class TableOutcome:
     statements: list[str] = field(default_factory=list)  # the planned steps as SQL (deferred ones aside)
     metadata_deferred: list[str] = field(default_factory=list)  # not run: streamed table
     candidates: list[CompactionCandidate] = field(default_factory=list)
+    retention: RetentionPlan | None = None  # bronze retention (None: not this table, or turned off)
+    retention_blocked: str | None = None  # why the partitions past the retention were not deleted
+    partitions_deleted: int = 0
+    rows_deleted: int = 0  # Delta's count of the DELETE
     seconds: float = 0.0
 
     @property
@@ -92,6 +98,8 @@ class TableOutcome:
                 )
         else:
             parts.append("nothing to compact")
+        if self.retention is not None:
+            parts.append(self._retention_summary(dry))
         if self.retention_hours is not None:
             unsafe = " (UNSAFE)" if self.unsafe_retention else ""
             parts.append(f"VACUUM RETAIN {self.retention_hours} HOURS{unsafe} {self._vacuum_count(dry)}")
@@ -113,10 +121,37 @@ class TableOutcome:
                     f"      compact {c.label()}: {c.small_files} of {c.files} files are small "
                     f"({_size(c.small_bytes)})"
                 )
+            lines += self._retention_lines()
             lines += [f"      vacuum {path}" for path in self.vacuum_files]
             if not self.vacuum_listing_complete:
                 lines.append(f"      vacuum: only these {len(self.vacuum_files)} files are listed")
         return "\n".join(lines)
+
+    def _retention_summary(self, dry: bool) -> str:
+        plan = self.retention
+        assert plan is not None
+        head = f"RETENTION {plan.days} days ({RETENTION_COLUMN} < {plan.cutoff})"
+        if self.retention_blocked and plan.delete:
+            done = f"{len(plan.delete)} partition(s) past the retention NOT deleted: {self.retention_blocked}"
+        elif dry:
+            rows = "?" if plan.rows is None else plan.rows
+            done = f"would delete {len(plan.delete)} partition(s) ({rows} rows)"
+        else:
+            done = f"deleted {self.partitions_deleted} partition(s) ({self.rows_deleted} rows)"
+        kept = f"kept {len(plan.kept_unprocessed)} {NOT_PROCESSED}, {len(plan.kept_recent)} too recent"
+        return f"{head} {done}; {kept}"
+
+    def _retention_lines(self) -> list[str]:
+        plan = self.retention
+        if plan is None:
+            return []
+        lines = [f"      retention guard: {plan.guard}"]
+        lines += [f"      delete {RETENTION_COLUMN}={d}" for d in plan.delete]
+        lines += [f"      keep {RETENTION_COLUMN}={d}: {NOT_PROCESSED}" for d in plan.kept_unprocessed]
+        if plan.kept_recent:
+            first, last = plan.kept_recent[0], plan.kept_recent[-1]
+            lines.append(f"      keep {len(plan.kept_recent)} partition(s) {first}..{last}: too recent")
+        return lines
 
     def _vacuum_count(self, dry: bool) -> str:
         n, listed = self.vacuum_files_deleted, len(self.vacuum_files)
@@ -153,7 +188,18 @@ class TableOutcome:
             version_after=self.version_after,
             duration_ms=round(self.seconds * 1000),
             metadata_deferred=json.dumps(self.metadata_deferred) if self.metadata_deferred else None,
+            **self._retention_columns(),
         )
+
+    def _retention_columns(self) -> dict[str, int | None]:
+        if self.retention is None:
+            return {}
+        return {
+            "data_retention_days": self.retention.days,
+            "partitions_deleted": self.partitions_deleted,
+            "rows_deleted": self.rows_deleted,
+            "partitions_kept_unprocessed": len(self.retention.kept_unprocessed),
+        }
 
 
 def _size(n: int | None) -> str:
@@ -189,7 +235,14 @@ class MaintenanceResult:
         """Files before / after, compacted and deleted over every table (the run's metrics)."""
         return {
             name: sum(getattr(t, name) or 0 for t in self.tables)
-            for name in ("files_before", "files_after", "files_compacted", "vacuum_files_deleted")
+            for name in (
+                "files_before",
+                "files_after",
+                "files_compacted",
+                "vacuum_files_deleted",
+                "partitions_deleted",
+                "rows_deleted",
+            )
         }
 
     def outcome(self, key: str) -> TableOutcome:
@@ -233,9 +286,10 @@ def write_report(storage: DeltaStorage, table: str, result: MaintenanceResult) -
     the properties of its own maintenance policy (no metadata commit needed on it later); one from
     an older version of this job gets the columns it lacks."""
     schema = MAINTENANCE_RUNS.schema_for()
-    if not storage.create_if_missing(table, schema, properties=MAINTENANCE_RUNS.maintenance.properties):
+    if not MAINTENANCE_RUNS.ensure_at(storage, table, properties=MAINTENANCE_RUNS.maintenance.properties):
         existing = set(storage.schema(table).fieldNames())
         missing = [f for f in schema.fields if f.name not in existing]
         if missing:
             storage.add_columns(table, missing)
+            MAINTENANCE_RUNS.ensure_at(storage, table)  # the added columns' comments
     storage.append(report_rows(result), table)

@@ -230,10 +230,17 @@ class Config:
             commands=("maintenance",),
         ),
     )
+    bronze_retention_days: int = field(
+        default=90,
+        metadata=_help(
+            "maintenance: delete bronze partitions older than N days once silver has read them (0: never)",
+            commands=("maintenance",),
+        ),
+    )
     dry_run: bool = field(
         default=False,
         metadata=_help(
-            "maintenance: list what would be compacted and which files VACUUM would delete; change nothing",
+            "maintenance: list what would be compacted, deleted by retention or VACUUM; change nothing",
             commands=("maintenance",),
         ),
     )

@@ -115,6 +115,11 @@ def validate(config: Any) -> None:
         )
     if config.retention_hours is not None and config.retention_hours < 0:
         raise ConfigError(f"retention_hours={config.retention_hours} must be >= 0")
+    if config.bronze_retention_days < 0:
+        raise ConfigError(
+            f"bronze_retention_days={config.bronze_retention_days} (--bronze-retention-days / "
+            "MEDALLION_BRONZE_RETENTION_DAYS) must be a number of days >= 0 (0: keep bronze forever)"
+        )
     if config.max_files_per_trigger < 1 or config.max_offsets_per_trigger < 1:
         raise ConfigError("max_files_per_trigger and max_offsets_per_trigger must be >= 1")
     if config.environment == "databricks" and config.kafka_security_protocol != "SASL_SSL":

@@ -231,6 +231,11 @@ class MaintenanceRunRow:
     # JSON list of the metadata statements not run on a streamed table (null: none); added to
     # existing report tables by write_report
     metadata_deferred: str | None = None
+    # bronze retention (null on the other tables, and when retention is off); added like metadata_deferred
+    data_retention_days: int | None = None  # --bronze-retention-days
+    partitions_deleted: int | None = None  # partitions past the retention deleted by this run
+    rows_deleted: int | None = None  # their rows (Delta's count of the DELETE)
+    partitions_kept_unprocessed: int | None = None  # past the retention, kept: silver has not read them
 
 
 RUNS_SCHEMA: StructType = RunRow.SCHEMA  # type: ignore[attr-defined]

@@ -28,12 +28,10 @@ BRONZE_EVENTS = _spec(
     schema=schemas.BRONZE_SCHEMA,
     description="raw event bodies as received, with source metadata; append-only",
     partition_by=("ingestion_date",),
-    base_properties={
-        # silver reads bronze incrementally through the change data feed
-        "delta.enableChangeDataFeed": "true",
-        # bronze is append-only: updates and deletes are refused by Delta itself
-        "delta.appendOnly": "true",
-    },
+    # silver reads bronze incrementally through the change data feed. Not delta.appendOnly: the
+    # maintenance job's retention DELETE of old partitions is the one sanctioned delete; the bronze
+    # job only appends (tests/test_retention.py checks bronze's history), docs/maintenance.md.
+    base_properties={"delta.enableChangeDataFeed": "true"},
     quality_suite="bronze.events",
     progress_app_id="medallion.bronze_events",  # + the streaming query id (see medallion.bronze.job)
     maintenance={
