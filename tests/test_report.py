@@ -46,6 +46,7 @@ def _points(fig) -> int:
     return sum(len(trace.y) for trace in fig.data if trace.y is not None)
 
 
+@pytest.mark.slow  # a whole pipeline run (module-scoped)
 def test_figures_draw_what_the_ops_tables_hold(warehouse_run):
     config, storage, _ = warehouse_run
     data = read_report_data(config, storage)
@@ -182,6 +183,7 @@ CHARTS_JS = """[...document.querySelectorAll('.plotly-graph-div')].map(div => ({
 }))"""
 
 
+@pytest.mark.slow  # a whole pipeline run (module-scoped)
 def test_the_page_renders_every_chart_in_chromium(warehouse_run, browser, tmp_path):
     _, _, report = warehouse_run
     html = report.read_text()
