@@ -1,7 +1,7 @@
 """The table registry is the truth about every table: after a real ``medallion local --maintenance
 --materialize`` run (which creates every table the pipeline has), each table matches its spec - schema,
-partitioning, properties, keys - on both engines; and ``ops.runs`` holds one row per job run of
-every layer, with counts that match the tables."""
+partitioning, properties, keys, catalog metadata (comments and tags) - on both engines; and
+``ops.runs`` holds one row per job run of every layer, with counts that match the tables."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from medallion.tables import (
     ops,
     schemas,
 )
+from medallion.tables.catalog import table_metadata
 
 
 @pytest.fixture
@@ -66,6 +67,8 @@ def test_every_table_the_pipeline_creates_matches_its_spec(pipeline):
             assert {
                 k: properties.get(k) for k in spec.maintenance.properties
             } == spec.maintenance.properties, spec.key
+        # the jobs gave every table its catalog metadata: comments on it and every column, tags
+        assert storage.catalog_metadata(location) == table_metadata(spec, contract), spec.key
         if spec.primary_key:
             rows = storage.read(location)
             assert rows.count() == rows.select(*spec.primary_key).distinct().count() > 0, spec.key

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from medallion.storage import DeltaStorage, Txn
 from medallion.storage.quoting import quote_string
 from medallion.tables.ops import PROGRESS_SCHEMA, ProgressRow, ops_rows
+from medallion.tables.registry import PROGRESS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,7 +57,7 @@ class ProgressLog:
         return self.storage.spark
 
     def ensure(self) -> None:
-        self.storage.create_if_missing(self.table, PROGRESS_SCHEMA)
+        PROGRESS.ensure_at(self.storage, self.table)
 
     def state(self, consumer: str, target_id: str) -> ProgressState:
         if not self.storage.exists(self.table):

@@ -11,6 +11,7 @@ from medallion.contract import EventContract, assert_compatible
 from medallion.errors import JobFailedError
 from medallion.storage import DeltaStorage
 from medallion.tables import SILVER_EVENTS, SILVER_QUARANTINE, SILVER_RUNS
+from medallion.tables.catalog import table_metadata
 
 if TYPE_CHECKING:
     from medallion.config import Config
@@ -49,6 +50,7 @@ def prepare_tables(storage: DeltaStorage, config: Config, contract: EventContrac
                 contract.version,
             )
             storage.add_columns(events, missing)
+        storage.apply_catalog_metadata(events, table_metadata(SILVER_EVENTS, contract))
     else:
         SILVER_EVENTS.create_if_missing(storage, config, contract)
     wanted = {

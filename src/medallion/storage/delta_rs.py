@@ -49,14 +49,16 @@ from medallion.storage.base import (
     TableNotFoundError,
     Txn,
     VacuumResult,
+    WriteResult,
 )
 from medallion.storage.commits import canonical_metrics
 from medallion.storage.delta_rs_files import file_infos, partition_filters
 from medallion.storage.engine_errors import delta_rs_errors
 from medallion.storage.interface import DeltaStorage
-from medallion.storage.quoting import check_predicate, quote_identifier
+from medallion.storage.metadata_engines import DeltaRsMetadata, with_comments
+from medallion.storage.quoting import check_predicate, datafusion_identifier
 from medallion.storage.rows import Rows
-from medallion.storage.schema import change_feed_schema
+from medallion.storage.schema import change_feed_schema, check_new_columns
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
 _QUERY_TABLE = "medallion_source"
 
 
-class DeltaRsStorage(DeltaStorage):
+class DeltaRsStorage(DeltaRsMetadata, DeltaStorage):
     """Delta through delta-rs; ``table`` is a local folder path."""
 
     engine = "delta-rs"
@@ -112,6 +114,7 @@ class DeltaRsStorage(DeltaStorage):
         schema: StructType,
         partition_by: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
+        comment: str | None = None,
     ) -> bool:
         from deltalake import DeltaTable
 
@@ -120,7 +123,7 @@ class DeltaRsStorage(DeltaStorage):
         missing = [c for c in partition_by if c not in schema.fieldNames()]
         if missing:
             raise StorageError(f"partition columns {missing} are not in the schema of {table}")
-        arrow_schema = spark_schema_to_arrow(schema)
+        arrow_schema = with_comments(spark_schema_to_arrow(schema), schema)
         try:
             with delta_rs_errors("create", table):
                 DeltaTable.create(
@@ -129,6 +132,7 @@ class DeltaRsStorage(DeltaStorage):
                     mode="error",
                     partition_by=list(partition_by) or None,
                     configuration=dict(properties) if properties else None,
+                    description=comment,
                     raise_if_key_not_exists=False,
                 )
         except StorageError:
@@ -162,7 +166,7 @@ class DeltaRsStorage(DeltaStorage):
 
         dt = self._open(table)
         existing = set(delta_table_schema(dt).fieldNames())
-        _check_new_columns(columns, existing, table)
+        check_new_columns(columns, existing, table)
         if not columns:
             return
         fields = [Field.from_arrow(spark_field_to_arrow(c)) for c in columns]
@@ -215,7 +219,7 @@ class DeltaRsStorage(DeltaStorage):
         missing = [c for c in columns if c not in known]
         if missing:
             raise StorageError(f"columns {missing} are not columns of {table}")
-        sql = f"SELECT {', '.join(_df_identifier(c) for c in columns)} FROM {_QUERY_TABLE}"
+        sql = f"SELECT {', '.join(datafusion_identifier(c) for c in columns)} FROM {_QUERY_TABLE}"
         if where is not None:
             sql += f" WHERE {check_predicate(where)}"
         with delta_rs_errors("read", table):
@@ -304,7 +308,7 @@ class DeltaRsStorage(DeltaStorage):
         unknown = [k for k in keys if k not in schema.fieldNames()]
         if unknown:
             raise StorageError(f"merge keys {unknown} are not columns of {table}")
-        condition = " AND ".join(f"t.{_df_identifier(k)} = s.{_df_identifier(k)}" for k in keys)
+        condition = " AND ".join(f"t.{datafusion_identifier(k)} = s.{datafusion_identifier(k)}" for k in keys)
         if target_filter is not None:
             condition += f" AND ({check_predicate(target_filter)})"
         data = to_arrow(df, schema)
@@ -379,19 +383,14 @@ class DeltaRsStorage(DeltaStorage):
         deleted = candidates & run(False)
         return VacuumResult.from_listing(deleted, listing_limit, deleted=len(deleted))
 
+    def delete(self, table: str, predicate: str) -> WriteResult:
+        """delta-rs' DELETE (a DataFusion predicate), stamped like every write (``_transact``)."""
+        predicate = check_predicate(predicate)
+        dt = self._open(table)
 
-def _df_identifier(name: str) -> str:
-    """A DataFusion column reference (double quotes keep the case), validated like UC names."""
-    quote_identifier(name)  # validation only
-    return f'"{name}"'
+        def run(stamp: str) -> dict[str, Any]:  # the counts come from the commit, as on spark-delta
+            with delta_rs_errors("delete", table):
+                dt.delete(predicate, commit_properties=self._commit_properties(None, stamp))
+            return {}
 
-
-def _check_new_columns(columns: Sequence[Any], existing: set[str], table: str) -> None:
-    """Columns to add must be new, distinct and nullable (additive schema evolution)."""
-    names = [c.name for c in columns]
-    clash = sorted({n for n in names if n in existing or names.count(n) > 1})
-    if clash:
-        raise StorageError(f"columns {clash} already exist in {table} or are repeated")
-    not_nullable = [c.name for c in columns if not c.nullable]
-    if not_nullable:
-        raise StorageError(f"added columns must be nullable: {not_nullable}")
+        return self._transact(table, None, run)

@@ -56,6 +56,7 @@ from medallion.storage.base import (
     WriteResult,
 )
 from medallion.storage.commits import canonical_metrics, stamp_write_id, write_stamp
+from medallion.storage.metadata import CatalogMetadataMixin
 from medallion.storage.quoting import check_predicate
 from medallion.storage.rows import Rows
 from medallion.storage.schema import check_compatible
@@ -86,6 +87,7 @@ _MAPPED_METHODS = frozenset(
         "_merge",
         "optimize",
         "vacuum",
+        "delete",
         "cluster_by",
         "declare_primary_key",
     }
@@ -105,8 +107,8 @@ def _mapped(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class DeltaStorage(ABC):
-    """One interface for every Delta operation the pipeline needs."""
+class DeltaStorage(CatalogMetadataMixin, ABC):
+    """One interface for every Delta operation the pipeline needs (catalog metadata: :mod:`.metadata`)."""
 
     engine: str = "abstract"
 
@@ -145,8 +147,10 @@ class DeltaStorage(ABC):
         schema: StructType,
         partition_by: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
+        comment: str | None = None,
     ) -> bool:
-        """Create an empty table; return True if created, False if it already existed."""
+        """Create an empty table (``comment``: its description, column comments come with the
+        schema's field metadata, :mod:`.metadata`); True if created, False if it already existed."""
 
     @abstractmethod
     def version(self, table: str) -> int | None:
@@ -346,6 +350,10 @@ class DeltaStorage(ABC):
         """Delete unreferenced files older than the retention (a dry run only lists them). The
         result counts the data files deleted and lists at most ``listing_limit`` of them (see
         :class:`VacuumResult`). Safety checks on the retention are the caller's (maintenance) job."""
+
+    @abstractmethod
+    def delete(self, table: str, predicate: str) -> WriteResult:
+        """DELETE rows matching ``predicate``; metrics rows_deleted, files_removed (no match: no commit)"""
 
     #: Whether :meth:`cluster_by` is available (Delta liquid clustering).
     supports_liquid_clustering: bool = False

@@ -27,8 +27,6 @@ safety decision).
 from __future__ import annotations
 
 import contextlib
-import os
-import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,19 +39,22 @@ from medallion.storage.base import (
     TableNotFoundError,
     Txn,
     VacuumResult,
+    WriteResult,
 )
 from medallion.storage.commits import write_stamp
 from medallion.storage.engine_errors import spark_errors
 from medallion.storage.interface import DeltaStorage
+from medallion.storage.metadata import from_delta
+from medallion.storage.metadata_engines import SparkMetadata
 from medallion.storage.rows import Rows
 from medallion.storage.schema import change_feed_schema
 from medallion.storage.spark_results import (
     file_info_from_row,
-    local_path,
     normalize_history_row,
     parse_merge_metrics,
     parse_optimize_metrics,
     stats_columns,
+    vacuum_listing,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def session_confs(spark: SparkSession, confs: Mapping[str, str]) -> Iterator[Non
                 spark.conf.set(key, value)
 
 
-class SparkDeltaStorage(DeltaStorage):
+class SparkDeltaStorage(SparkMetadata, DeltaStorage):
     """Delta through Spark SQL / DataFrameWriter; ``table`` is ``catalog.schema.table`` or a path."""
 
     engine = "spark-delta"
@@ -136,6 +137,7 @@ class SparkDeltaStorage(DeltaStorage):
         schema: StructType,
         partition_by: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
+        comment: str | None = None,
     ) -> bool:
         """Through Delta's ``DeltaTable.createIfNotExists`` builder, which (unlike SQL DDL) keeps the
         nullability of array elements and map values."""
@@ -155,7 +157,8 @@ class SparkDeltaStorage(DeltaStorage):
             builder = builder.partitionedBy(*partition_by)
         for key, value in (properties or {}).items():
             builder = builder.property(key, str(value))
-        builder.execute()
+        (builder.comment(comment) if comment else builder).execute()
+        self._set_uc_tags(table, from_delta(None, {}, properties or {}))
         return True
 
     def version(self, table: str) -> int | None:
@@ -316,29 +319,7 @@ class SparkDeltaStorage(DeltaStorage):
         raw = rows[0].asDict(recursive=True).get("metrics") if rows else None
         return parse_optimize_metrics(raw)
 
-    @staticmethod
-    def _vacuum_listing(
-        listed: Sequence[str], location: str, partition_columns: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        """The paths ``VACUUM ... DRY RUN`` listed as (data files, directories), distinct, ``file:``
-        URIs as plain paths. Delta also lists the empty directories it removes (and Databricks the
-        table's own directory). A local path is a directory when it is one on disk; a cloud URI has
-        no cheap stat, so there the name decides: the directories in a Delta table are the table's,
-        partition directories (``<column>=<value>``), ``_change_data`` and random prefixes (no
-        extension), while every file Delta writes has an extension."""
-        root = local_path(location).rstrip("/")
-        files: set[str] = set()
-        directories: set[str] = set()
-        for raw in listed:
-            path = local_path(str(raw)).rstrip("/")
-            name = path.rsplit("/", 1)[-1]
-            if path.startswith("/"):
-                is_directory = os.path.isdir(path)
-            else:
-                column = urllib.parse.unquote(name.split("=", 1)[0]) if "=" in name else None
-                is_directory = column in partition_columns or name.startswith("_") or "." not in name
-            (directories if path == root or is_directory else files).add(path)
-        return sorted(files), sorted(directories)
+    _vacuum_listing = staticmethod(vacuum_listing)
 
     def vacuum(
         self,
@@ -377,6 +358,18 @@ class SparkDeltaStorage(DeltaStorage):
             )
         deleted = int(end["operationMetrics"].get("numDeletedFiles") or 0) - len(directories)
         return VacuumResult.from_listing(files, listing_limit, entries=len(listed), deleted=max(0, deleted))
+
+    def delete(self, table: str, predicate: str) -> WriteResult:
+        """``DELETE FROM ... WHERE``, stamped like every write (:meth:`DeltaStorage._transact`)."""
+        statement = sql.build_delete_sql(table, predicate)
+        self._require(table)
+
+        def run(stamp: str) -> dict[str, Any]:
+            with session_confs(self.spark, {sql.USER_METADATA_CONF: stamp}):
+                self._sql(statement).collect()
+            return {}
+
+        return self._transact(table, None, run)
 
     def cluster_by(self, table: str, columns: Sequence[str]) -> bool:
         """``ALTER TABLE ... CLUSTER BY`` unless DESCRIBE DETAIL already shows these clustering

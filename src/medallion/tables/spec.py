@@ -96,16 +96,40 @@ class TableSpec:
             raise ValueError(f"{self.key} has no single entity key (primary key {self.primary_key})")
         return entity[0]
 
+    def ensure_at(
+        self,
+        storage: DeltaStorage,
+        location: str,
+        contract: EventContract | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Create the table at ``location`` from this spec when it does not exist, with its catalog
+        metadata (:mod:`medallion.tables.catalog`: comments and tags) in the create commit, plus
+        ``properties``; give an existing table the metadata it lacks (no commit when it has it all).
+        True if the table was created."""
+        from medallion.storage.metadata import annotate
+        from medallion.tables.catalog import table_metadata
+
+        wanted = table_metadata(self, contract)
+        created = storage.create_if_missing(
+            location,
+            annotate(self.schema_for(contract), wanted.column_comments),
+            self.partition_by,
+            {**self.base_properties, **(properties or {}), **wanted.tag_properties()},
+            comment=wanted.comment,
+        )
+        if not created:
+            storage.apply_catalog_metadata(location, wanted)
+        return created
+
     def create_if_missing(
         self, storage: DeltaStorage, config: Config, contract: EventContract | None = None
     ) -> str:
-        """Create the table from its spec when it does not exist, and declare its keys (a feature
-        table's key properties; on Databricks also its Unity Catalog primary key constraint) when
-        they are not declared yet; return its location."""
+        """Create the table from its spec when it does not exist (:meth:`ensure_at`: with its catalog
+        metadata), and declare its keys (a feature table's key properties; on Databricks also its
+        Unity Catalog primary key constraint) when they are not declared yet; return its location."""
         location = self.location(config)
-        storage.create_if_missing(
-            location, self.schema_for(contract), self.partition_by, self.base_properties
-        )
+        self.ensure_at(storage, location, contract)
         if self.timeseries_key is not None:
             declared = storage.properties(location)
             wanted = feature_table_properties(self.primary_key, self.timeseries_key)
