@@ -201,6 +201,20 @@ def test_read_of_an_empty_table_has_the_table_schema(storage, events_table):
     assert storage.read(events_table, where="event_date = DATE '2024-01-01'").count() == 0
 
 
+@pytest.mark.parametrize("key", ["bronze.events", "silver.events_quarantine", "ops.quality_results"])
+def test_read_of_an_empty_table_with_binary_map_and_array_columns(storage, warehouse, key):
+    from medallion.tables import by_key
+
+    spec, table = by_key(key), str(warehouse / key)
+    storage.create_if_missing(table, spec.schema_for(), spec.partition_by)
+    df = storage.read(table)
+    assert [(f.name, f.dataType) for f in df.schema.fields] == [
+        (f.name, f.dataType) for f in spec.schema_for().fields
+    ]
+    assert df.count() == 0
+    assert storage.read(table, where="1 = 0").collect() == []
+
+
 # --- metadata --------------------------------------------------------------------------------
 def test_create_if_missing_creates_once(storage, warehouse):
     table = str(warehouse / "silver" / "events")

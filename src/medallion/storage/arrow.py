@@ -152,6 +152,8 @@ def delta_table_schema(dt: DeltaTable) -> StructType:
 
 def to_spark(spark: SparkSession, data: pa.Table, schema: StructType) -> DataFrame:
     """Arrow data (any view/large variants, any column order) -> DataFrame with ``schema``."""
+    if data.num_rows == 0:  # a result without batches has chunk-less columns pyarrow cannot cast
+        return spark.createDataFrame([], schema=schema)
     target = spark_schema_to_arrow(schema)
     data = data.select(target.names).cast(target)
     return spark.createDataFrame(data, schema=schema)
