@@ -127,7 +127,10 @@ def assert_gold_equals_full_recompute(storage, config, silver):
     for spec, transform in ((USER_FEATURES, user_features), (VIDEO_FEATURES, video_features)):
         actual = storage.read(gold_table(config, spec))
         expected = transform(events, first, last)
-        assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+        # (the table's columns carry its catalog comments, the computed frame silver's)
+        assert_df_equality(
+            actual, expected, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True
+        )
         assert actual.count() > 0
 
 

@@ -140,9 +140,17 @@ def arrow_type_to_spark(arrow_type: pa.DataType) -> DataType:
 
 
 def arrow_schema_to_spark(schema: pa.Schema) -> StructType:
+    """Arrow schema -> Spark StructType; a field's ``comment`` metadata (a Delta column comment)
+    stays a comment, as in the DataFrames Spark reads from a Delta table."""
     from pyspark.sql import types as T
 
-    return T.StructType([T.StructField(f.name, arrow_type_to_spark(f.type), f.nullable) for f in schema])
+    def comment(field: pa.Field) -> dict[str, str] | None:
+        text = (field.metadata or {}).get(b"comment")
+        return {"comment": text.decode()} if text else None
+
+    return T.StructType(
+        [T.StructField(f.name, arrow_type_to_spark(f.type), f.nullable, comment(f)) for f in schema]
+    )
 
 
 def delta_table_schema(dt: DeltaTable) -> StructType:
