@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 REDIS = "redis"
 SQLITE = "sqlite"
 _CONNECT_TIMEOUT_S = 5.0
+#: The pre-flight check retries a failed connection twice, 0.1 s then 0.2 s apart (redis-py's default
+#: backs off for about 7 s): a refused connection fails the run at once and the job's own retries
+#: (max_retries in resources/) cover a longer outage. Feast's writes keep redis-py's retries.
+_CHECK_RETRIES = 2
 #: Azure/StackExchange connection-string options redis-py does not take.
 _IGNORED_OPTIONS = {"abortconnect", "connectretry", "connecttimeout", "synctimeout", "allowadmin"}
 
@@ -138,10 +142,15 @@ def check_online_store(target: OnlineTarget) -> None:
         Path(target.where.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
         return
     import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 
     options = {k: v for k, v in target.redis_options.items()}
+    retry = Retry(ExponentialBackoff(cap=0.2, base=0.1), _CHECK_RETRIES)
     try:
-        client = redis.Redis(**options, socket_connect_timeout=_CONNECT_TIMEOUT_S, socket_timeout=10)
+        client = redis.Redis(
+            **options, socket_connect_timeout=_CONNECT_TIMEOUT_S, socket_timeout=10, retry=retry
+        )
         client.ping()
         client.close()
     except redis.AuthenticationError:
