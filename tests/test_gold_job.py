@@ -228,6 +228,9 @@ def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, st
     class CrashBeforeVideoFeatures:
         """A gate (medallion.runs.Gate) that fails the second table's check."""
 
+        def warm_up(self, layer):
+            seen["warm_up"] = layer
+
         def check(self, spec, candidate, metrics=None):
             seen[spec.name] = (spec, candidate.count(), metrics)
             if spec.name == "video_features":
@@ -237,6 +240,7 @@ def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, st
         job.run(config, spark, storage, gate=CrashBeforeVideoFeatures())
     # the gate saw the user_features candidate with its spec and metrics before it was written
     spec, rows, metrics = seen["user_features"]
+    assert seen["warm_up"] == "gold"
     assert rows > 0 and metrics["silver_version"] == v_second
     assert spec is USER_FEATURES and spec.primary_key == ("user_id", "feature_date")
     assert metrics["feature_ranges"] == [DateRange(day(1), day(7))]

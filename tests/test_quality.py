@@ -367,6 +367,34 @@ def test_gold_recomputed_dates_need_rows_when_silver_had_events(spark, validator
     assert result.failures[0].sample_values == ("0",)
 
 
+def test_batch_suites_run_on_the_driver_without_a_spark_job(spark, runner):
+    """A batch-metrics frame holds figures the driver already has: GX's pandas engine validates it
+    (same expectation, same outcome fields) and no Spark job is launched."""
+    from medallion.quality.runner import driver_frame
+    from medallion.quality.suites import gold_batch_suite
+
+    ddl = "feature_date date, silver_events long, rows long"
+    day = dt.timedelta(days=1)
+    rows = [
+        {"feature_date": D, "silver_events": 5, "rows": 3},
+        {"feature_date": D + day, "silver_events": 2, "rows": 0},  # events but no row: unexpected
+        {"feature_date": D + 2 * day, "silver_events": 0, "rows": 0},  # outside the row condition
+    ]
+    next_job = spark.sparkContext._jsc.sc().dagScheduler().nextJobId
+    before = int(next_job())
+    (outcome,) = runner.run(gold_batch_suite("user_features"), driver_frame(rows, ddl))
+    (empty,) = runner.run(gold_batch_suite("user_features"), driver_frame([], ddl))
+    assert int(next_job()) == before
+    assert (outcome.name, outcome.success, outcome.unexpected_count, outcome.element_count) == (
+        "rows_per_recomputed_date",
+        False,
+        1,
+        2,
+    )
+    assert outcome.sample_values == ("0",) and outcome.unexpected_percent == 50.0
+    assert empty.success
+
+
 def test_a_missing_column_fails_with_the_error(spark, validator):
     df = frame(spark, SILVER_SCHEMA, silver_rows()).drop("video_id")
     result = validator.validate(SILVER_EVENTS, df, params=SILVER_PARAMS)
@@ -591,3 +619,29 @@ def test_medallion_quality_command(spark, storage, config, capsys):
 
     assert main(["quality", "--layer", "gold", "--table", "user_features", "--root", config.root]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_warm_up_imports_gx_in_the_background_only_where_a_gate_validates():
+    """A job calls warm_up once it has new data: GX's import (seconds) overlaps its Spark work. A
+    layer whose gate is off never imports GX (checked in a fresh process, where GX is not loaded)."""
+    import subprocess
+    import sys
+
+    code = "\n".join(
+        [
+            "import sys, threading",
+            "from medallion.config import Config",
+            "from medallion.quality import QualityGate",
+            "gate = QualityGate(Config(environment='local', quality_silver='off'), storage=None)",
+            "gate.warm_up('silver')",
+            "print('off', 'great_expectations' in sys.modules, threading.active_count())",
+            "gate.warm_up('gold'); names = [t.name for t in threading.enumerate()]; gate._warmed()",
+            "print('gold', 'medallion-gx-warm-up' in names, 'great_expectations' in sys.modules)",
+            "print(gate.runner.ready)",
+        ]
+    )
+    argv = [sys.executable, "-c", code]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["off", "False", "1", "gold", "True", "True", "True"]

@@ -195,6 +195,8 @@ def _stream(
             # batch to replay, so the stream would read nothing: do not start it.
             log.info("bronze: nothing new in %s (%s files, all known)", config.events_dir, len(listing))
             return result
+    if gate is not None:
+        gate.warm_up("bronze")  # overlaps GX's import with the stream's start
     stream = read_stream(spark, config, secrets)
     writer = BronzeBatchWriter(storage, table, checkpoint, result, gate=gate, ledger=ledger, job=job)
     query = (

@@ -42,6 +42,10 @@ class Gate(Protocol):
 
     def check(self, spec: TableSpec, df: DataFrame, metrics: Mapping[str, Any] | None = None) -> Any: ...
 
+    def warm_up(self, layer: str) -> None:
+        """Prepare in the background what the first check of ``layer`` needs (called once a job
+        knows it has new data)."""
+
 
 @dataclass
 class JobRun:

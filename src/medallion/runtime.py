@@ -83,7 +83,8 @@ def start(args: argparse.Namespace, **overrides: Any) -> Config:
 #: Imported in the background while the JVM starts (the main thread mostly waits on it): every
 #: command that starts Spark records its runs in MLflow, whose import alone takes seconds. Great
 #: Expectations is not: a run with nothing new never validates, and its import on a second thread
-#: would slow the JVM start (measured: benchmarks/RESULTS.md, "Speed").
+#: would slow the JVM start (measured: benchmarks/RESULTS.md, "Speed"); a job with new data starts
+#: it once the JVM is up (``QualityGate.warm_up``).
 PRELOADED_MODULES = ("mlflow",)
 
 

@@ -30,8 +30,11 @@ sample values.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import importlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -42,7 +45,7 @@ from medallion.config import ConfigError
 from medallion.errors import JobFailedError
 from medallion.gold.schema import WINDOW_DAYS
 from medallion.quality.results import GateResult, write_results
-from medallion.quality.runner import SuiteRunner, plain
+from medallion.quality.runner import SuiteRunner, driver_frame, plain
 from medallion.quality.suites import (
     SuiteSpec,
     as_date,
@@ -114,6 +117,28 @@ class QualityGate:
         # silver events per feature date, by (silver version, dates): both gold tables of a run
         # are checked against the same counts, read once
         self._silver_counts: dict[tuple[Any, ...], dict[dt.date, int]] = {}
+        self._warming: threading.Thread | None = None
+
+    def warm_up(self, layer: str) -> None:
+        """Import Great Expectations and build the GX context on a background thread, when
+        ``layer``'s gate validates. A job calls it once it knows it has new data, so that the import
+        (2-3 s, the first check's largest cost) overlaps its Spark work (a stream's start, a read)
+        instead of adding to it; a run with nothing new never imports GX. The first check waits for
+        it; an import error is left for that check to raise."""
+        if self._warming is not None or self.runner.ready or self._mode(layer, None) == "off":
+            return
+
+        def warm() -> None:
+            with contextlib.suppress(Exception):
+                importlib.import_module("great_expectations.expectations")
+                _ = self.runner.context  # builds it
+
+        self._warming = threading.Thread(target=warm, name="medallion-gx-warm-up", daemon=True)
+        self._warming.start()
+
+    def _warmed(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
 
     @property
     def spark(self):
@@ -133,6 +158,7 @@ class QualityGate:
         """Run the table's suites on ``df`` (and on its batch-metrics frame when ``metrics`` hold
         what the batch suite needs) and return the result; records nothing and never raises on
         failed data."""
+        self._warmed()
         suite = suite_of(table)
         mode = self._mode(table.layer, mode)
         started = time.monotonic()
@@ -308,7 +334,8 @@ def _batch_frame(spec: SuiteSpec, df: DataFrame, metrics: Mapping[str, Any]):
         ) from None
     # one-row frames (bronze, silver) are recorded flat, per-date frames (gold) as a list
     used = plain(rows[0]) if spec.layer != "gold" else {"dates": plain(rows)}
-    frame = df.sparkSession.createDataFrame([tuple(r.values()) for r in rows], ddl)
+    # a few figures the driver holds: validated by GX's pandas engine, no Spark job
+    frame = driver_frame(rows, ddl)
     return frame, used
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from medallion.quality.results import ExpectationOutcome
 
 if TYPE_CHECKING:
+    import pandas
     from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,14 @@ class SuiteRunner:
 
     def __init__(self, context: Any = None) -> None:
         self._context = context
-        self._registered: dict[str, _Registered] = {}
-        self._datasource: Any = None
-        self._batch_definitions: dict[str, Any] = {}
+        self._registered: dict[tuple[str, bool], _Registered] = {}
+        self._datasources: dict[bool, Any] = {}
+        self._batch_definitions: dict[tuple[str, bool], Any] = {}
+
+    @property
+    def ready(self) -> bool:
+        """True once the GX context exists (Great Expectations is imported)."""
+        return self._context is not None
 
     @property
     def context(self) -> Any:
@@ -71,26 +77,32 @@ class SuiteRunner:
             self._context = gx.get_context(mode="ephemeral", project_config=config)
         return self._context
 
-    def _batch_definition(self, asset_name: str) -> Any:
+    def _batch_definition(self, asset_name: str, driver: bool) -> Any:
         # add_or_update / get-or-add throughout, so that a file context (gx/) reused across runs
         # works as well as the default ephemeral one.
-        if asset_name not in self._batch_definitions:
-            if self._datasource is None:
-                # persist=False: GX would persist() every batch and never unpersist it; the gate
-                # caches the candidate itself for the duration of a check.
-                self._datasource = self.context.data_sources.add_or_update_spark(_DATASOURCE, persist=False)
-            if asset_name in self._datasource.get_asset_names():
-                asset = self._datasource.get_asset(asset_name)
+        if (asset_name, driver) not in self._batch_definitions:
+            if driver not in self._datasources:
+                sources = self.context.data_sources
+                self._datasources[driver] = (
+                    sources.add_or_update_pandas(f"{_DATASOURCE}_driver")
+                    if driver
+                    # persist=False: GX would persist() every batch and never unpersist it; the
+                    # gate caches the candidate itself for the duration of a check.
+                    else sources.add_or_update_spark(_DATASOURCE, persist=False)
+                )
+            datasource = self._datasources[driver]
+            if asset_name in datasource.get_asset_names():
+                asset = datasource.get_asset(asset_name)
             else:
-                asset = self._datasource.add_dataframe_asset(name=asset_name)
+                asset = datasource.add_dataframe_asset(name=asset_name)
             if any(b.name == "whole" for b in asset.batch_definitions):
                 definition = asset.get_batch_definition("whole")
             else:
                 definition = asset.add_batch_definition_whole_dataframe("whole")
-            self._batch_definitions[asset_name] = definition
-        return self._batch_definitions[asset_name]
+            self._batch_definitions[asset_name, driver] = definition
+        return self._batch_definitions[asset_name, driver]
 
-    def _register(self, suite: Any) -> _Registered:
+    def _register(self, suite: Any, driver: bool) -> _Registered:
         import great_expectations as gx
 
         fingerprint = hashlib.sha256(
@@ -98,11 +110,11 @@ class SuiteRunner:
                 [e.configuration.to_json_dict() for e in suite.expectations], sort_keys=True, default=str
             ).encode()
         ).hexdigest()[:12]
-        known = self._registered.get(suite.name)
+        known = self._registered.get((suite.name, driver))
         if known is not None and known.fingerprint == fingerprint:
             return known
         ctx = self.context
-        name = f"{suite.name}#{fingerprint}"
+        name = f"{suite.name}#{fingerprint}{'@driver' if driver else ''}"
         if known is not None:  # the suite's parameters changed within this context's lifetime
             with contextlib.suppress(Exception):
                 ctx.checkpoints.delete(known.checkpoint.name)
@@ -110,7 +122,7 @@ class SuiteRunner:
                 ctx.validation_definitions.delete(known.checkpoint.name)
             with contextlib.suppress(Exception):
                 ctx.suites.delete(known.suite.name)
-        batch_definition = self._batch_definition(suite.name.replace(".", "_"))
+        batch_definition = self._batch_definition(suite.name.replace(".", "_"), driver)
         stored = ctx.suites.add_or_update(
             gx.ExpectationSuite(name=name, expectations=list(suite.expectations))
         )
@@ -121,15 +133,21 @@ class SuiteRunner:
             gx.Checkpoint(name=name, validation_definitions=[validation], result_format="BOOLEAN_ONLY")
         )
         registered = _Registered(fingerprint, stored, batch_definition, checkpoint)
-        self._registered[suite.name] = registered
+        self._registered[suite.name, driver] = registered
         return registered
 
-    def run(self, suite: Any, df: DataFrame, label: str | None = None) -> list[ExpectationOutcome]:
-        """Validate ``df`` with ``suite`` through its checkpoint; details for failures only."""
+    def run(
+        self, suite: Any, df: DataFrame | pandas.DataFrame, label: str | None = None
+    ) -> list[ExpectationOutcome]:
+        """Validate ``df`` with ``suite`` through its checkpoint; details for failures only.
+
+        ``df`` is a Spark DataFrame (the candidate rows), or a pandas one for figures the driver
+        already holds (a batch-metrics frame of a few rows): GX's pandas engine validates those
+        without launching a Spark job."""
         import great_expectations as gx
 
         label = label or suite.name
-        registered = self._register(suite)
+        registered = self._register(suite, driver=not hasattr(df, "sparkSession"))
         checkpoint_result = registered.checkpoint.run(batch_parameters={"dataframe": df})
         results = [r for vr in checkpoint_result.run_results.values() for r in vr.results]
         by_name = {expectation_name(r.expectation_config): r for r in results}
@@ -149,6 +167,20 @@ class SuiteRunner:
             details = {expectation_name(r.expectation_config): r for r in detail.results}
         order = [expectation_name(e) for e in suite.expectations]
         return [_outcome(label, by_name[n], details.get(n)) for n in sorted(by_name, key=_index_in(order))]
+
+
+_DRIVER_TYPES = {"long": "int64", "double": "float64", "date": "object"}
+
+
+def driver_frame(rows: list[dict[str, Any]], ddl: str):
+    """``rows`` as a pandas DataFrame with the columns and types of ``ddl`` (``name type, ...``,
+    types long / double / date; dates stay ``datetime.date``), also when there is no row."""
+    import pandas as pd
+
+    columns = [tuple(part.split()) for part in ddl.split(",")]
+    return pd.DataFrame(
+        {name: pd.Series([r[name] for r in rows], dtype=_DRIVER_TYPES[kind]) for name, kind in columns}
+    )
 
 
 def expectation_name(expectation: Any) -> str:

@@ -104,6 +104,8 @@ def run(
         if pending is not None:
             start, end, result.resumed = pending
             result.bronze_start_version, result.bronze_end_version = start, end
+            if gate is not None:
+                gate.warm_up("silver")  # overlaps GX's import with the validation below
             validated = validate(read_bronze(storage, bronze, start, end), contract).persist()
             try:
                 _process(config, storage, contract, validated, clock(), result, gate, progress, job)
