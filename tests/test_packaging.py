@@ -56,6 +56,7 @@ def test_wheel_has_one_top_level_name(wheel):
     } <= set(names)
 
 
+@pytest.mark.slow  # building the wheel takes about 4 s: the full tier's
 def test_wheel_entry_points_name_modules_inside_the_wheel(wheel):
     entry_points = ConfigParser()
     entry_points.read_string(_read(wheel, ".dist-info/entry_points.txt"))
