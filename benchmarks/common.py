@@ -185,10 +185,19 @@ def local_runtime(
 ) -> tuple[Config, DeltaStorage]:
     """A local Config rooted at ``root`` reading ``events_dir``, and its storage adapter
     (``engine``, default ``--engine``)."""
-    from medallion.config import Config
     from medallion.storage import get_storage
 
-    config = Config(
+    config = local_config(root, events_dir, args, engine, **overrides)
+    return config, get_storage(spark, config)
+
+
+def local_config(
+    root: Path, events_dir: Path, args: argparse.Namespace, engine: str | None = None, **overrides: Any
+) -> Config:
+    """The Config of :func:`local_runtime` (known before Spark starts)."""
+    from medallion.config import Config
+
+    return Config(
         environment="local",
         root=str(root),
         events_dir=str(events_dir),
@@ -196,7 +205,6 @@ def local_runtime(
         shuffle_partitions=args.shuffle_partitions,
         **overrides,
     )
-    return config, get_storage(spark, config)
 
 
 @dataclass

@@ -41,7 +41,7 @@ from common import (
     add_event_arguments,
     event_spec,
     land_and_start,
-    local_runtime,
+    local_config,
     scratch_root,
 )
 
@@ -186,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     from medallion.runs import RunRecorder
     from medallion.runtime import preload
     from medallion.silver import job as silver_job
+    from medallion.storage import get_storage
 
     jobs_of = {"bronze": bronze_job, "silver": silver_job, "gold": gold_job}
     with scratch_root(args.root, "medallion-profile-", args.keep) as scratch:
-        preload()  # as `medallion local` does: MLflow is imported in the background while Spark starts
+        config = local_config(scratch / "warehouse", scratch / "landing", args)
+        # as `medallion local` does: MLflow is imported and its tracking store opened in the
+        # background while Spark starts
+        preload(config=config)
         _, spark = land_and_start(event_spec(args), scratch / "landing", "medallion-profile", args)
-        config, storage = local_runtime(spark, scratch / "warehouse", scratch / "landing", args)
+        storage = get_storage(spark, config)
         probe = Probe()
         install(probe)
         jobs = job_counter(spark)

@@ -99,7 +99,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     config = start(args, environment="local")
     check_warehouse(config, "report")  # a root without a medallion table is a typo (exit 2)
-    _, storage = spark_and_storage(config)
+    _, storage = spark_and_storage(config, tracking=False)
     path = write_report(config, storage, args.out or Path(config.root) / "report.html")
     print(f"medallion report: {path}")
     return EXIT_OK

@@ -88,24 +88,33 @@ def start(args: argparse.Namespace, **overrides: Any) -> Config:
 PRELOADED_MODULES = ("mlflow",)
 
 
-def preload(modules: Sequence[str] = PRELOADED_MODULES) -> threading.Thread:
-    """Import ``modules`` on a daemon thread; a failure is left for the real import to report."""
+def preload(modules: Sequence[str] = PRELOADED_MODULES, config: Config | None = None) -> threading.Thread:
+    """Import ``modules`` on a daemon thread, then open ``config``'s MLflow tracking store (creating
+    a local one's database, the first run's largest MLflow cost); a failure is left for the real
+    import or run to report."""
 
     def load() -> None:
         for name in modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
+        if config is not None:
+            from medallion.tracking import open_store
+
+            with contextlib.suppress(Exception):
+                open_store(config)
 
     thread = threading.Thread(target=load, name="medallion-preload", daemon=True)
     thread.start()
     return thread
 
 
-def spark_and_storage(config: Config):
+def spark_and_storage(config: Config, *, tracking: bool = True):
+    """The command's Spark session and storage adapter; ``tracking=False`` for a command that
+    records no run (its local MLflow database is then not opened, nor created)."""
     from medallion.spark import get_spark
     from medallion.storage import get_storage
 
-    preload()
+    preload(config=config if tracking else None)
     spark = get_spark(config)
     quiet_jvm_logs(spark, config)
     return spark, get_storage(spark, config)

@@ -91,7 +91,7 @@ def cmd_training_set(args: argparse.Namespace) -> int:
     from medallion.serving import training
 
     config = start(args)
-    spark, storage = spark_and_storage(config)
+    spark, storage = spark_and_storage(config, tracking=False)
     result = training.run(config, spark, storage, args.labels, args.out, args.out_format)
     print(result.summary())
     return EXIT_OK

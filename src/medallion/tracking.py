@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,13 +22,26 @@ log = logging.getLogger(__name__)
 _MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 
 
+# Held while a client opens its store: MLflow keeps one store per URI for the process, and a
+# sqlite one is created or upgraded when it is first opened (not safe twice at once).
+_opening = threading.Lock()
+
+
+def open_store(config: Config) -> None:
+    """Open the tracking store ahead of the first run: ``runtime.preload`` calls it on a background
+    thread while the JVM starts. Opening a local sqlite store the first time creates its database
+    (about 2 s); a run logged meanwhile waits for it instead of opening it a second time."""
+    _client(config)
+
+
 def _client(config: Config):
     from mlflow import MlflowClient
 
     uri = config.tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MlflowClient(tracking_uri=uri)
+    with _opening:
+        return MlflowClient(tracking_uri=uri)
 
 
 def _make_workspace_folder(folder: str) -> None:
