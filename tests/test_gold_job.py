@@ -12,7 +12,7 @@ from chispa import assert_df_equality
 from medallion.contract import load_contract
 from medallion.gold import job, plan
 from medallion.gold.transforms import DateRange, user_features, video_features
-from medallion.runs import RunRecorder
+from medallion.runs import RunRecorder, measure
 from medallion.storage import TableNotFoundError
 from medallion.tables import PROGRESS, SILVER_EVENTS, USER_FEATURES, VIDEO_FEATURES
 from medallion.tables.schemas import events_schema
@@ -232,18 +232,23 @@ def test_crash_between_the_two_table_commits_is_completed_by_the_rerun(spark, st
             seen["warm_up"] = layer
 
         def check(self, spec, candidate, metrics=None):
-            seen[spec.name] = (spec, candidate.count(), metrics)
+            seen[spec.name] = (spec, candidate.count(), metrics, measure(candidate))
             if spec.name == "video_features":
                 raise Crash("simulated failure between the two commits")
 
     with pytest.raises(Crash):
         job.run(config, spark, storage, gate=CrashBeforeVideoFeatures())
     # the gate saw the user_features candidate with its spec and metrics before it was written
-    spec, rows, metrics = seen["user_features"]
+    spec, rows, metrics, measured = seen["user_features"]
     assert seen["warm_up"] == "gold"
     assert rows > 0 and metrics["silver_version"] == v_second
     assert spec is USER_FEATURES and spec.primary_key == ("user_id", "feature_date")
     assert metrics["feature_ranges"] == [DateRange(day(1), day(7))]
+    # the rows and bytes it measured, and the silver events per day of the version it read
+    assert (metrics["candidate_rows"], metrics["candidate_bytes"]) == measured and measured[0] == rows
+    read = storage.read(silver.table, version=v_second).groupBy("event_date").count().collect()
+    window = (day(1) - dt.timedelta(days=6), day(7))
+    assert metrics["silver_events_per_day"] == {d: n for d, n in read if window[0] <= d <= window[1]}
     video_table = gold_table(config, VIDEO_FEATURES)
     assert progress(storage, config, USER_FEATURES) == v_second
     assert progress(storage, config, VIDEO_FEATURES) == v_first

@@ -22,7 +22,7 @@ from medallion.config import Config
 from medallion.contract import load_contract
 from medallion.errors import JobFailedError
 from medallion.quality import QualityAlertError, QualityGate, QualityGateError, SuiteRunner, default_params
-from medallion.quality.suites import MAX_WATCH_TIME_MS
+from medallion.quality.suites import MAX_WATCH_TIME_MS, suite_of
 from medallion.storage.delta_rs import DeltaRsStorage
 from medallion.tables import BRONZE_EVENTS, QUALITY_RESULTS, SILVER_EVENTS, USER_FEATURES, VIDEO_FEATURES
 from medallion.tables.ops import QUALITY_RESULTS_SCHEMA
@@ -393,6 +393,119 @@ def test_batch_suites_run_on_the_driver_without_a_spark_job(spark, runner):
     )
     assert outcome.sample_values == ("0",) and outcome.unexpected_percent == 50.0
     assert empty.success
+
+
+# --- the two GX engines: candidates on the driver (pandas) and on Spark -----------------------
+def _many(*mutations):
+    def mutate(rows):
+        for i, values in enumerate(mutations):
+            rows[i % len(rows)].update(values)
+        return rows
+
+    return mutate
+
+
+ENGINE_CASES = {
+    # several broken expectations at once, nulls in integer, double and timestamp columns
+    "silver/many": (
+        SILVER_EVENTS,
+        SILVER_SCHEMA,
+        silver_rows,
+        _many(
+            {"event_id": "e1", "watch_time_ms": None},
+            {"video_id": None, "event_ts": None, "event_type": "download"},
+            {"event_type": "watch", "watch_time_ms": -7, "event_date": dt.date(2010, 1, 1)},
+        ),
+    ),
+    "user_features/many": (
+        USER_FEATURES,
+        USER_FEATURES_SCHEMA,
+        user_rows,
+        _many(
+            {"video_count_7d": None, "watch_time_7d": None, "last_event_ts": None},
+            {"watch_count_7d": -1, "active_days_7d": 9, "feature_date": D},
+            {"user_id": None, "like_count_7d": None},
+        ),
+    ),
+    "video_features/many": (
+        VIDEO_FEATURES,
+        VIDEO_FEATURES_SCHEMA,
+        video_rows,
+        _many({"video_id": "v2", "view_count_7d": -2}, {"feature_date": None, "watch_time_7d": -0.25}),
+    ),
+    "bronze/nulls": (
+        BRONZE_EVENTS,
+        BRONZE_SCHEMA,
+        bronze_rows,
+        _many({"body": None}, {"ingestion_time": None}),
+    ),
+}
+for _case, _mutate in SILVER_BREAKS.items():
+    ENGINE_CASES[f"silver/{_case}"] = (SILVER_EVENTS, SILVER_SCHEMA, silver_rows, _mutate)
+for _case, (_mutate, _) in USER_BREAKS.items():
+    ENGINE_CASES[f"user_features/{_case}"] = (USER_FEATURES, USER_FEATURES_SCHEMA, user_rows, _mutate)
+for _case, _mutate in VIDEO_BREAKS.items():
+    ENGINE_CASES[f"video_features/{_case}"] = (VIDEO_FEATURES, VIDEO_FEATURES_SCHEMA, video_rows, _mutate)
+
+
+@pytest.fixture(scope="module")
+def on_spark(spark, runner, tmp_path_factory):
+    """A validating gate that never collects a candidate to the driver (GX's Spark engine)."""
+    cfg = Config(environment="local", root=str(tmp_path_factory.mktemp("quality-spark")), engine="delta-rs")
+    return QualityGate(cfg, DeltaRsStorage(spark), record=False, runner=runner, driver_max_bytes=0)
+
+
+@pytest.mark.parametrize(
+    "case",
+    # the fast tier: one case breaking several kinds of expectation (pair, compound key, ranges,
+    # not null) with nulls in string, integer, double, date and timestamp columns; the full tier:
+    # every break of every suite
+    [c if c == "user_features/many" else pytest.param(c, marks=pytest.mark.slow) for c in ENGINE_CASES],
+)
+def test_both_gx_engines_give_the_same_outcomes(spark, validator, on_spark, case):
+    """A small candidate is validated by GX's pandas engine on the driver, a large one by its Spark
+    engine: every outcome (success, counts, percentages, sample values, observed values) is the
+    same either way, failures included."""
+    from medallion.quality.runner import on_driver
+
+    table, schema, rows, mutate = ENGINE_CASES[case]
+    df = frame(spark, schema, mutate(rows()))
+    params = SILVER_PARAMS if table is SILVER_EVENTS else None
+    suite = suite_of(table).rows({**default_params(validator.config, table), **(params or {})})
+    assert on_driver(df, suite) is not None  # the default gate takes the driver path for this frame
+    driver = validator.validate(table, df, params=params)
+    spark_engine = on_spark.validate(table, df, params=params)
+    assert not driver.success
+    assert driver.outcomes == spark_engine.outcomes, driver.message() + "\n---\n" + spark_engine.message()
+
+
+def test_only_a_small_candidate_is_collected_without_the_columns_it_cannot_hold(spark):
+    import great_expectations.expectations as gxe
+
+    from medallion.quality.runner import on_driver
+    from medallion.quality.suites import _suite, bronze_events_suite
+    from medallion.runs import measure
+
+    rows = bronze_rows(40)
+    df = frame(spark, BRONZE_SCHEMA, rows)
+    fixed = [f.name for f in BRONZE_SCHEMA.fields if f.dataType.typeName() not in ("string", "binary", "map")]
+    size = 40 * 8 * len(fixed) + sum(len(r["body"]) + len(r["source"]) + len(r["source_file"]) for r in rows)
+    assert measure(df) == (40, size)  # what the jobs pass as candidate_rows, candidate_bytes
+    suite = bronze_events_suite()
+    collected = on_driver(df, suite, max_bytes=size)
+    assert len(collected) == 40
+    assert "source_properties" not in collected.columns  # a map column the suite never names
+    assert on_driver(df, suite, max_bytes=size - 1) is None
+    assert on_driver(df, suite, max_bytes=0) is None
+    # the job's count of the candidate: decided without a Spark job when the fixed-width values
+    # alone are over the bound
+    next_job = spark.sparkContext._jsc.sc().dagScheduler().nextJobId
+    before = int(next_job())
+    assert on_driver(df, suite, max_bytes=40 * 8 * len(fixed) - 1, rows=40) is None
+    assert on_driver(df, suite, max_bytes=size - 1, rows=40, size=size) is None
+    assert int(next_job()) == before
+    on_map = _suite("t", [gxe.ExpectColumnValuesToNotBeNull(column="source_properties")])
+    assert on_driver(df, on_map) is None  # named by the suite: validated on Spark
 
 
 def test_a_missing_column_fails_with_the_error(spark, validator):

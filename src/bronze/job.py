@@ -29,7 +29,7 @@ from medallion.bronze.sources import (
 from medallion.bronze.transforms import add_ingestion_metadata, file_records, normalize_files
 from medallion.config import Config
 from medallion.config_values import parse_trigger
-from medallion.runs import Gate, JobRun, RunRecorder, recording
+from medallion.runs import Gate, JobRun, RunRecorder, measure, recording
 from medallion.secrets import SecretProvider
 from medallion.storage import DeltaStorage, Txn
 from medallion.tables import BRONZE_EVENTS
@@ -94,12 +94,21 @@ class BronzeBatchWriter:
                     source_rows = source_rows.where(~F.col("source_file").isin(files.skipped_paths))
                 expected = files.records
             out = add_ingestion_metadata(source_rows, batch_id, dt.datetime.now(dt.timezone.utc))
-            rows = int(out.count()) if expected is None or expected else 0
+            rows, size = measure(out) if expected is None or expected else (0, 0)
             inputs = rows if expected is None else expected
             if self.gate is not None:
                 # a batch that read input must write rows (a files batch: its new files' lines)
                 try:
-                    gated = self.gate.check(BRONZE_EVENTS, out, {"inputs_read": inputs, "rows": rows})
+                    gated = self.gate.check(
+                        BRONZE_EVENTS,
+                        out,
+                        {
+                            "inputs_read": inputs,
+                            "rows": rows,
+                            "candidate_rows": rows,
+                            "candidate_bytes": size,
+                        },
+                    )
                 except Exception as exc:
                     self.failure = exc
                     raise

@@ -71,7 +71,7 @@ from medallion.gold.transforms import (
     video_features,
 )
 from medallion.progress import ProgressLog
-from medallion.runs import Gate, JobRun, RunRecorder, recording
+from medallion.runs import Gate, JobRun, RunRecorder, measure, recording
 from medallion.storage import DeltaStorage, StorageError, TableNotFoundError, Txn
 from medallion.tables import FEATURE_TABLES, PROGRESS, SILVER_EVENTS, USER_FEATURES, VIDEO_FEATURES, TableSpec
 
@@ -208,15 +208,18 @@ def _compute_and_write(
     events = storage.read(silver, where=where, version=result.silver_version).select(*SILVER_COLUMNS)
     events = events.persist()
     try:
-        job.rows_in = events.count()
+        # silver events per date: the rows read, the dates of a full recompute and the gate's
+        # counts of events per feature window, in one Spark job
+        per_day = {row[0]: int(row[1]) for row in events.groupBy("event_date").count().collect()}
+        job.rows_in = sum(per_day.values())
         if full:
-            dates = {row["event_date"] for row in events.select("event_date").distinct().collect()}
+            dates = set(per_day)
             for _, t in runs:
                 if t.mode == FULL:
                     t.feature_ranges = affected_feature_dates(dates, None, max(dates, default=None))
         for spec, t in runs:
             if t.feature_ranges:
-                _write_table(storage, spec, t, events, result.silver_version, gate, job)
+                _write_table(storage, spec, t, events, result.silver_version, gate, job, per_day)
                 record(spec, t)
             else:
                 t.mode = NO_NEW_ROWS  # silver is empty
@@ -232,17 +235,21 @@ def _write_table(
     silver_version: int,
     gate: Gate | None,
     job: JobRun,
+    silver_per_day: dict[dt.date, int],
 ) -> None:
     transform = _TRANSFORMS[spec.name]
     parts = [transform(events, r.start, r.end) for r in t.feature_ranges]
     candidate = functools.reduce(lambda a, b: a.unionByName(b), parts).persist()
     try:
-        t.rows_written = candidate.count()
+        t.rows_written, size = measure(candidate)
         if gate is not None:
             metrics = {
                 "mode": t.mode,
                 "feature_ranges": list(t.feature_ranges),
                 "silver_version": silver_version,
+                "silver_events_per_day": silver_per_day,
+                "candidate_rows": t.rows_written,
+                "candidate_bytes": size,
             }
             job.passed(gate.check(spec, candidate, metrics))
         predicate = ALL_ROWS if t.mode == FULL else date_range_predicate("feature_date", t.feature_ranges)

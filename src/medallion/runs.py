@@ -35,6 +35,37 @@ log = logging.getLogger(__name__)
 SUCCEEDED, FAILED = "succeeded", "failed"
 
 
+#: Column types a driver-side copy of a candidate holds: of variable width, and 8 bytes a value.
+VARIABLE_WIDTH = ("string", "binary")
+FIXED_WIDTH = (
+    "boolean",
+    "byte",
+    "short",
+    "integer",
+    "long",
+    "float",
+    "double",
+    "date",
+    "timestamp",
+    "timestamp_ntz",
+)
+
+
+def measure(df: DataFrame) -> tuple[int, int]:
+    """The rows of ``df`` and the bytes of a driver-side copy of its data (8 per value of a
+    fixed-width column, plus its strings' and binaries' bytes; columns of other types are not
+    counted), in one Spark job. Jobs count their candidates with it and pass both to the gate
+    (``candidate_rows``, ``candidate_bytes``), which chooses with them where to validate."""
+    from pyspark.sql import functions as F
+
+    kinds = {f.name: f.dataType.typeName() for f in df.schema.fields}
+    variable = [name for name, kind in kinds.items() if kind in VARIABLE_WIDTH]
+    fixed = sum(kind in FIXED_WIDTH for kind in kinds.values())
+    lengths = [F.coalesce(F.sum(F.octet_length(df[name])), F.lit(0)) for name in variable]
+    rows, *sizes = df.agg(F.count(F.lit(1)), *lengths).first()
+    return int(rows), int(rows) * 8 * fixed + sum(int(s) for s in sizes)
+
+
 class Gate(Protocol):
     """The quality gate every job calls before it publishes (``medallion.quality.QualityGate``):
     validate ``df``, the candidate rows of ``spec``'s table, with the batch ``metrics``; return the

@@ -25,7 +25,9 @@ Overhead: GX runs in one ephemeral context per gate, created on first use; each 
 registered once per run and its checkpoint reused. A check is a fast ``BOOLEAN_ONLY``
 checkpoint run over the (temporarily cached) DataFrame; only when something failed is a second,
 ``SUMMARY`` pass run over the failed expectations alone, to collect unexpected percentages and
-sample values.
+sample values. A candidate of at most ``driver_max_bytes`` (64 MiB by default) is collected once
+through Arrow and validated by GX's pandas engine (:func:`medallion.quality.runner.on_driver`): the
+same expectations with the same outcomes, without one Spark job per metric domain.
 """
 
 from __future__ import annotations
@@ -45,13 +47,8 @@ from medallion.config import ConfigError
 from medallion.errors import JobFailedError
 from medallion.gold.schema import WINDOW_DAYS
 from medallion.quality.results import GateResult, write_results
-from medallion.quality.runner import SuiteRunner, driver_frame, plain
-from medallion.quality.suites import (
-    SuiteSpec,
-    as_date,
-    default_params,
-    suite_of,
-)
+from medallion.quality.runner import DRIVER_MAX_BYTES, SuiteRunner, driver_frame, on_driver, plain
+from medallion.quality.suites import SuiteSpec, default_params, events_per_window, feature_dates, suite_of
 from medallion.tables import SILVER_EVENTS
 
 if TYPE_CHECKING:
@@ -93,7 +90,8 @@ class QualityGate:
 
     ``record=False`` skips the results table and MLflow (dry runs); ``runner`` shares one GX
     context between gates (tests); ``context`` lets a file context (``gx/``, for data docs) be
-    used instead of the default ephemeral one.
+    used instead of the default ephemeral one; ``driver_max_bytes`` bounds the candidates
+    validated on the driver (0: every one on Spark).
     """
 
     def __init__(
@@ -106,6 +104,7 @@ class QualityGate:
         log_to_mlflow: bool = True,
         runner: SuiteRunner | None = None,
         context: Any = None,
+        driver_max_bytes: int = DRIVER_MAX_BYTES,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -113,6 +112,7 @@ class QualityGate:
         self.record = record
         self.log_to_mlflow = log_to_mlflow
         self.runner = runner or SuiteRunner(context)
+        self.driver_max_bytes = driver_max_bytes
         self.results: list[GateResult] = []
         # silver events per feature date, by (silver version, dates): both gold tables of a run
         # are checked against the same counts, read once
@@ -167,19 +167,31 @@ class QualityGate:
         if cached_here:
             df = df.persist()
         try:
-            outcomes = self.runner.run(suite.rows(resolved), df, label=suite.name)
+            row_suite = suite.rows(resolved)
+            known = {
+                k: int(v) for k, v in (metrics or {}).items() if k in ("candidate_rows", "candidate_bytes")
+            }
+            rows = on_driver(
+                df,
+                row_suite,
+                self.driver_max_bytes,
+                known.get("candidate_rows"),
+                known.get("candidate_bytes"),
+            )
+            outcomes = self.runner.run(row_suite, df if rows is None else rows, label=suite.name)
             suites = [suite.name]
             metrics_used: dict[str, Any] = {}
             if suite.batch is not None and metrics is not None and suite.batch_ready(metrics):
-                if (
-                    table.timeseries_key is not None
-                    and "silver_events" not in metrics
-                    and "feature_ranges" in metrics
-                ):
+                key = table.timeseries_key
+                if key is not None and "silver_events" not in metrics and "feature_ranges" in metrics:
                     metrics = {
                         **metrics,
-                        "silver_events": self.silver_events_by_feature_date(metrics["feature_ranges"]),
+                        "silver_events": self.silver_events_by_feature_date(
+                            metrics["feature_ranges"], metrics.get("silver_events_per_day")
+                        ),
                     }
+                if key is not None and "rows" not in metrics and rows is not None and key in rows:
+                    metrics = {**metrics, "rows": rows[key].value_counts().to_dict()}  # no Spark job
                 frame, metrics_used = _batch_frame(suite, df, metrics)
                 batch_suite = suite.batch(resolved)
                 outcomes += self.runner.run(batch_suite, frame, label=batch_suite.name)
@@ -226,7 +238,9 @@ class QualityGate:
         ``metrics`` feed the table's batch suite (extra keys are ignored; without the keys the
         suite needs, only the row suite runs): bronze ``{"inputs_read": files_or_offsets, "rows":
         n (optional)}``, silver ``{"rows_read": n, "rows_quarantined": q}``, gold
-        ``{"feature_ranges": [...]}`` or ``{"silver_events": {feature_date: n}}``. ``params``
+        ``{"feature_ranges": [...], "silver_events_per_day": {event_date: n} (optional)}`` or
+        ``{"silver_events": {feature_date: n}}``; ``candidate_rows`` and ``candidate_bytes`` (what
+        :func:`medallion.runs.measure` gave the job for ``df``) spare the gate measuring it. ``params``
         override the suite parameters (silver: event_types, min_event_date, max_event_date,
         max_quarantine_rate).
         """
@@ -271,28 +285,24 @@ class QualityGate:
             raise record_error
         return result
 
-    def silver_events_by_feature_date(self, ranges: Any) -> dict[dt.date, int]:
+    def silver_events_by_feature_date(
+        self, ranges: Any, per_day: Mapping[Any, int] | None = None
+    ) -> dict[dt.date, int]:
         """For each feature date of ``ranges`` (inclusive ``(start, end)`` pairs), the number of
-        silver events in its window ``[date - 6, date]`` (one aggregation over silver.events)."""
-        dates = sorted(
-            {
-                as_date(start) + dt.timedelta(days=k)
-                for start, end in ranges
-                for k in range((as_date(end) - as_date(start)).days + 1)
-            }
-        )
-        if not dates:
-            return {}
+        silver events in its window ``[date - 6, date]``: summed from ``per_day`` (silver events
+        per event date, covering every window: what the gold job counted of the silver version it
+        read), else from one aggregation over silver.events."""
+        dates = feature_dates(ranges)
+        if per_day is not None or not dates:
+            return events_per_window(per_day or {}, dates)
         location = SILVER_EVENTS.location(self.config)
         key = (self.storage.version(location), *dates)
         if key not in self._silver_counts:
             first = dates[0] - dt.timedelta(days=WINDOW_DAYS - 1)
             where = f"event_date BETWEEN DATE '{first.isoformat()}' AND DATE '{dates[-1].isoformat()}'"
             silver = self.storage.read(location, where=where)
-            per_day = {r[0]: int(r[1]) for r in silver.groupBy("event_date").count().collect()}
-            self._silver_counts[key] = {
-                d: sum(per_day.get(d - dt.timedelta(days=k), 0) for k in range(WINDOW_DAYS)) for d in dates
-            }
+            counted = {r[0]: int(r[1]) for r in silver.groupBy("event_date").count().collect()}
+            self._silver_counts[key] = events_per_window(counted, dates)
         return self._silver_counts[key]
 
     @property

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.config import ConfigError
 from medallion.contract import load_contract
+from medallion.gold.schema import WINDOW_DAYS
 
 # Great Expectations is imported by the functions that build suites, not with this module: a job
 # run that validates nothing (nothing new, or gates off) never pays its import (seconds).
@@ -208,7 +209,12 @@ def gold_user_features_suite(columns: Sequence[str] | None = None) -> gx.Expecta
             ),
             named(
                 gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="watch_count_7d", column_B="video_count_7d", or_equal=True
+                    column_A="watch_count_7d",
+                    column_B="video_count_7d",
+                    or_equal=True,
+                    # a null count is not compared (what GX's Spark engine did implicitly), on
+                    # both GX engines alike
+                    ignore_row_if="either_value_is_missing",
                 ),
                 "video_count_7d_le_watch_count_7d",
             ),
@@ -290,14 +296,23 @@ def as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
+def feature_dates(ranges: Any) -> list[dt.date]:
+    """Every date of inclusive ``(start, end)`` ranges, sorted."""
+    spans = [(as_date(start), (as_date(end) - as_date(start)).days) for start, end in ranges]
+    return sorted({start + dt.timedelta(days=k) for start, days in spans for k in range(days + 1)})
+
+
+def events_per_window(per_day: Mapping[Any, int], dates: Sequence[dt.date]) -> dict[dt.date, int]:
+    """For each feature date, the events of its window ``[date - 6, date]`` from events per day."""
+    counts = {as_date(d): int(n) for d, n in per_day.items() if d is not None}
+    return {d: sum(counts.get(d - dt.timedelta(days=k), 0) for k in range(WINDOW_DAYS)) for d in dates}
+
+
 GOLD_BATCH_METRICS = (
-    "silver_events ({feature_date: n}) or feature_ranges ([(start, end)]: counted from silver)",
+    "silver_events ({feature_date: n}) or feature_ranges ([(start, end)]: counted from"
+    " silver_events_per_day ({event_date: n}) when given, else from silver)",
     "rows (optional: counted)",
 )
-
-
-def _gold_ready(metrics: Mapping[str, Any]) -> bool:
-    return "silver_events" in metrics or "feature_ranges" in metrics
 
 
 # --- registry ------------------------------------------------------------------------------
@@ -346,7 +361,7 @@ SUITES: dict[str, SuiteSpec] = {
         batch=lambda p: gold_batch_suite("user_features"),
         batch_frame=_gold_batch_rows,
         batch_metrics=GOLD_BATCH_METRICS,
-        batch_ready=_gold_ready,
+        batch_ready=lambda m: "silver_events" in m or "feature_ranges" in m,
     ),
     "gold.video_features": SuiteSpec(
         "gold",
@@ -355,7 +370,7 @@ SUITES: dict[str, SuiteSpec] = {
         batch=lambda p: gold_batch_suite("video_features"),
         batch_frame=_gold_batch_rows,
         batch_metrics=GOLD_BATCH_METRICS,
-        batch_ready=_gold_ready,
+        batch_ready=lambda m: "silver_events" in m or "feature_ranges" in m,
     ),
 }
 

@@ -43,7 +43,7 @@ from pyspark.sql.types import LongType
 from medallion.contract import EventContract, load_contract
 from medallion.errors import JobFailedError
 from medallion.progress import ProgressLog
-from medallion.runs import Gate, JobRun, RunRecorder, recording
+from medallion.runs import Gate, JobRun, RunRecorder, measure, recording
 from medallion.silver.plan import SilverResult, dedup_target, pending_range
 from medallion.silver.tables import prepare_tables
 from medallion.silver.transforms import deduplicate, to_events, to_quarantine, validate
@@ -135,9 +135,15 @@ def _process(
     quarantine = to_quarantine(validated, contract, run_time, SILVER_QUARANTINE.schema_for().fieldNames())
     unique = deduplicate(to_events(validated, contract, run_time)).persist()
     try:
-        new_rows = _count(config, storage, validated, unique, result)
+        new_rows, size = _count(config, storage, validated, unique, result)
         if gate is not None:
-            job.passed(gate.check(SILVER_EVENTS, new_rows, result.as_dict()))
+            job.passed(
+                gate.check(
+                    SILVER_EVENTS,
+                    new_rows,
+                    {**result.as_dict(), "candidate_rows": result.rows_inserted, "candidate_bytes": size},
+                )
+            )
         detail = ops_rows(SILVER_RUNS.schema_for(), [result.detail_row(contract.version, run_time)])
         target_id = storage.table_id(events_t)
         progress.start(SILVER_EVENTS.progress_app_id, target_id, start, end, result.run_id)
@@ -178,9 +184,10 @@ def _process(
 
 def _count(
     config: Config, storage: DeltaStorage, validated: DataFrame, unique: DataFrame, result: SilverResult
-) -> DataFrame:
-    """Fill in the result's counts; return the rows new to silver. Every bronze row is inserted,
-    quarantined or a duplicate, or nothing is written."""
+) -> tuple[DataFrame, int]:
+    """Fill in the result's counts; return the rows new to silver and their size
+    (:func:`medallion.runs.measure`). Every bronze row is inserted, quarantined or a duplicate, or
+    nothing is written."""
     # One job for the bronze side: a row per reason (one null row for a valid row); a quarantined
     # row is counted once, at its first reason.
     per_reason = (
@@ -202,8 +209,8 @@ def _count(
         SILVER_EVENTS.location(config), where=dedup_target(result.event_dates, config.dedup_lookback_days)
     ).select(*SILVER_EVENTS.primary_key)
     new_rows = unique.join(existing, list(SILVER_EVENTS.primary_key), "left_anti")
-    result.rows_inserted = new_rows.count()
+    result.rows_inserted, size = measure(new_rows)
     result.duplicates_existing = unique_count - result.rows_inserted
     if not result.conserved:  # a bug, never data: refuse to publish
         raise JobFailedError(f"silver conservation violated, nothing written: {result.as_dict()}")
-    return new_rows
+    return new_rows, size
