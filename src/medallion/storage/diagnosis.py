@@ -78,6 +78,8 @@ def conditions(exc: BaseException) -> list[str]:
     """The Spark error conditions (error classes) of the exception and its causes."""
     found: list[str] = []
     for e in causes(exc):
+        # getErrorClass only where getCondition does not exist (PySpark < 4): it is deprecated since
+        # 4.0 and warns when called
         for getter in ("getCondition", "getErrorClass"):
             method = getattr(e, getter, None)
             if callable(method):
@@ -87,7 +89,7 @@ def conditions(exc: BaseException) -> list[str]:
                     value = None
                 if isinstance(value, str) and value:
                     found.append(value)
-                    break
+                break
     return found
 
 
