@@ -177,7 +177,7 @@ def test_every_type_round_trips_through_a_table(storage, spark, warehouse):
     back = storage.read(table)
     assert back.schema == ALL_TYPES
     assert_df_equality(back.orderBy("id"), df.orderBy("id"))
-    # the filtered path (DataFusion) returns the same types
+    # a filtered read returns the same types
     filtered = storage.read(table, where="id = 1")
     assert filtered.schema == ALL_TYPES
     assert_df_equality(filtered, df.where("id = 1"))

@@ -1,14 +1,14 @@
-"""The delta-rs engine: Delta tables in local folders through ``deltalake``, data moved between
-Spark and Delta as Arrow (``df.toArrow()`` / ``spark.createDataFrame(arrow_table)``).
+"""The delta-rs engine: Delta tables in local folders through ``deltalake``; Spark reads a
+snapshot's files itself, other data moves between Spark and Delta as Arrow (``df.toArrow()`` /
+``spark.createDataFrame(arrow_table)``).
 
 Used where Spark has no Delta jars (local runs, tests). Notes:
 
 * A table folder is only ever read through :class:`deltalake.DeltaTable` (its transaction log),
   never as plain parquet - files removed by overwrites/merges/optimize would come back.
-* Filtered reads run ``SELECT * FROM t WHERE <where>`` in delta-rs' DataFusion
-  (:class:`deltalake.QueryBuilder`), which prunes partitions and files by their statistics, so
-  only the matching part of the table is brought into memory. DataFusion lower-cases unquoted
-  identifiers: keep column names snake_case (or double-quote them in predicates).
+* Reads: Spark scans the snapshot's files and applies ``where`` (:func:`.delta_rs_files.snapshot_scan`);
+  where that is not exact, DataFusion runs ``SELECT * FROM t WHERE <where>`` and the result comes
+  as Arrow (DataFusion lower-cases unquoted identifiers: keep column names snake_case).
 * Idempotent writes: delta-rs records but does not check a commit's ``txn`` action, so
   :meth:`DeltaRsStorage._already_committed` reads Delta's own txn state
   (``DeltaTable.transaction_version(app_id)``, from the snapshot: it survives log cleanup) and the
@@ -52,7 +52,7 @@ from medallion.storage.base import (
     WriteResult,
 )
 from medallion.storage.commits import canonical_metrics
-from medallion.storage.delta_rs_files import file_infos, partition_filters
+from medallion.storage.delta_rs_files import file_infos, partition_filters, snapshot_scan
 from medallion.storage.engine_errors import delta_rs_errors
 from medallion.storage.interface import DeltaStorage
 from medallion.storage.metadata_engines import DeltaRsMetadata, with_comments
@@ -204,6 +204,9 @@ class DeltaRsStorage(DeltaRsMetadata, DeltaStorage):
 
         dt = self._open(table, version)
         schema = delta_table_schema(dt)
+        scan = snapshot_scan(self.spark, dt, table, schema, where)  # or None: DataFusion reads it
+        if scan is not None:
+            return scan
         sql = f"SELECT * FROM {_QUERY_TABLE}"
         if where is not None:
             sql += f" WHERE {check_predicate(where)}"

@@ -1,7 +1,8 @@
 """The data files of a delta-rs table, read from the add actions of its current version
 (``DeltaTable.get_add_actions(flatten=True)``: ``path``, ``size_bytes``, ``num_records`` and the
 ``min.<column>`` / ``max.<column>`` / ``partition.<column>`` columns): their :class:`.base.FileInfo`
-with statistics, and the partitions a predicate selects (OPTIMIZE ... WHERE).
+with statistics, the partitions a predicate selects (OPTIMIZE ... WHERE), and a snapshot's files
+read by Spark (:func:`snapshot_scan`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import pyarrow as pa
 
 from medallion.storage.arrow import delta_table_schema, to_spark
 from medallion.storage.base import FileInfo, StorageError
-from medallion.storage.engine_errors import delta_rs_errors
+from medallion.storage.engine_errors import delta_rs_errors, spark_errors
+from medallion.storage.quoting import check_predicate
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 
 def file_infos(dt: DeltaTable, table: str) -> list[FileInfo]:
@@ -76,3 +79,57 @@ def partition_filters(
         column = partition_columns[0]
         return [[(column, "in", [r[column] for r in rows])]] if rows else []
     return [[(c, "=", r[c]) for c in partition_columns] for r in rows]
+
+
+#: Reader features that leave a data file's rows exactly the table's rows: a table whose protocol
+#: needs no other (no column mapping, no deletion vectors) can be read by scanning its files.
+_PLAIN_READER_FEATURES = frozenset({"timestampNtz", "vacuumProtocolCheck", "v2Checkpoint"})
+
+
+def snapshot_scan(
+    spark: SparkSession, dt: DeltaTable, table: str, schema: StructType, where: str | None = None
+) -> DataFrame | None:
+    """The files of ``dt``'s snapshot (the add actions of its version, never the folder's listing)
+    read by Spark's own parquet reader with the table's schema, filtered by ``where`` (Spark SQL,
+    as on Spark-Delta); None where that is not exact.
+
+    Spark then reads the data in parallel from the files, as Spark-Delta does, instead of holding
+    it on the driver as a local relation built from Arrow (which Spark's optimizer may even
+    evaluate there, single-threaded). Not exact, so None (the caller reads through delta-rs): a
+    protocol whose reader features change how a file's rows map to the table's (column mapping,
+    deletion vectors), or a partition column whose value in a file's path is not plain text
+    (anything but dates, integers and booleans: strings and timestamps are escaped in paths)."""
+    from pyspark.sql import types as T
+
+    protocol = dt.protocol()
+    features = set(protocol.reader_features or ())
+    if protocol.min_reader_version == 2 or protocol.min_reader_version > 3:
+        return None
+    if protocol.min_reader_version == 3 and not features <= _PLAIN_READER_FEATURES:
+        return None
+    partitions = list(dt.metadata().partition_columns)
+    plain = (T.DateType, T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.BooleanType)
+    if any(not isinstance(schema[c].dataType, plain) for c in partitions):
+        return None
+    with delta_rs_errors("read", table):
+        files = dt.file_uris()
+    reader = spark.read.schema(schema)
+    if partitions:  # their values are in the files' paths, as Hive-style folders
+        reader = reader.option("basePath", str(table))
+    with spark_errors("read", table):
+        if files:
+            scan = reader.parquet(*files).select(*[f"`{c}`" for c in schema.fieldNames()])
+        else:
+            scan = spark.createDataFrame([], schema)
+        if where is not None:  # before the schema below, so that it prunes partitions and row groups
+            scan = scan.where(check_predicate(where))
+        if scan.schema == schema:
+            return scan
+        # A file scan makes every field nullable; the table's NOT NULL fields (which its writers
+        # enforce) are declared again, as Spark-Delta's read declares them, over the same rows.
+        from pyspark.sql import DataFrame
+
+        session = spark._jsparkSession  # Spark's own route from its rows to a DataFrame
+        rows = scan._jdf.queryExecution().toRdd()
+        declared = session.internalCreateDataFrame(rows, session.parseDataType(schema.json()), False)
+        return DataFrame(declared, spark)
