@@ -1,15 +1,29 @@
 """Reads of a table's snapshot: every row of the version and nothing else, whatever the partition
-values look like in the files' paths, and (on delta-rs) scanned by Spark from the snapshot's files
-instead of brought to the driver."""
+values look like in the files' paths, and (on delta-rs) a large snapshot scanned by Spark from the
+snapshot's files instead of brought to the driver.
+
+On delta-rs every read in this module takes the scan wherever it is exact (the row threshold is
+set to 0): the rest of the suite's small tables come as Arrow."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
+from medallion.storage import delta_rs_files
+from test_storage import ALL_TYPES
+
 UTC = dt.timezone.utc
+
+
+@pytest.fixture(autouse=True)
+def scan_every_snapshot(monkeypatch):
+    monkeypatch.setattr(delta_rs_files, "SCAN_MIN_ROWS", 0)
+
 
 SCHEMA = T.StructType(
     [
@@ -36,6 +50,7 @@ def _sorted(df):
     return df.orderBy("id")
 
 
+@pytest.mark.slow  # 8 s: a file per partition value, read back four ways
 def test_a_table_partitioned_by_awkward_text_reads_back_every_row(storage, spark, warehouse):
     table = str(warehouse / "by_label")
     assert storage.create_if_missing(table, SCHEMA, partition_by=["label"])
@@ -78,21 +93,49 @@ def test_a_snapshot_read_holds_exactly_its_version_rows(storage, spark, warehous
     assert [r.id for r in storage.read(table, where="day = DATE '2024-01-01'").collect()] == [10]
 
 
-def test_delta_rs_reads_are_scanned_by_spark_not_held_on_the_driver(spark, warehouse):
-    """On delta-rs a snapshot's rows are not collected into the plan (a local relation that Spark's
-    optimizer evaluates on the driver): Spark scans the snapshot's files."""
+def test_every_type_round_trips_through_a_scanned_table(storage, spark, warehouse):
+    table = str(warehouse / "all_types")
+    storage.create_if_missing(table, ALL_TYPES)
+    ts = dt.datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    nested = (["a", None], [1, 2], {"k": "v", "n": None}, {"x": 1}, ("android", 14, ["en", "de"]))
+    data = [
+        (1, True, -8, 300, 70000, 1.5, 2.25, Decimal("123.456"), "héllo", b"\x00\xff", dt.date(2024, 1, 5),
+         ts, dt.datetime(2024, 3, 1, 1, 2, 3), *nested, [(ts, {"p": "q"}), None]),
+        (2, *([None] * 16), ("ios", None, None), None),
+    ]  # fmt: skip
+    df = spark.createDataFrame(data, ALL_TYPES)
+    storage.append(df, table)
+    back = storage.read(table)
+    assert back.schema == ALL_TYPES
+    assert_df_equality(back.orderBy("id"), df.orderBy("id"))
+    assert_df_equality(storage.read(table, where="id = 1"), df.where("id = 1"))
+
+
+def _scanned(df) -> bool:
+    execution = df._jdf.queryExecution()
+    scanned = "FileScanRDD" in execution.toRdd().toDebugString()
+    assert scanned == ("LocalTableScan" not in execution.executedPlan().toString())
+    return scanned
+
+
+def test_delta_rs_scans_a_large_snapshot_and_brings_a_small_one_as_arrow(spark, warehouse, monkeypatch):
+    """On delta-rs a large snapshot's rows are not collected into the plan (a local relation that
+    Spark's optimizer may evaluate on the driver): Spark scans the snapshot's files. A small one
+    comes as Arrow, which costs less."""
     from medallion.config import Config
     from medallion.storage import get_storage
 
+    monkeypatch.setattr(delta_rs_files, "SCAN_MIN_ROWS", 5)
     storage = get_storage(spark, Config(environment="local", engine="delta-rs"))
     table = str(warehouse / "scanned")
     assert storage.create_if_missing(table, SCHEMA, partition_by=["day"])
     storage.append(spark.createDataFrame(_rows(["a", "b", "c", "d"]), SCHEMA), table)
+    assert not _scanned(storage.read(table))  # 4 rows
+    storage.append(spark.createDataFrame(_rows(["e", "f"], start=4), SCHEMA), table)
     for df in (storage.read(table), storage.read(table, where="day = DATE '2024-01-02'")):
-        execution = df._jdf.queryExecution()
-        assert "LocalTableScan" not in execution.executedPlan().toString()
-        assert "FileScanRDD" in execution.toRdd().toDebugString()
-    assert sorted(r.id for r in storage.read(table, where="day = DATE '2024-01-02'").collect()) == [1]
+        assert _scanned(df)  # 6 rows
+    assert sorted(r.id for r in storage.read(table, where="day = DATE '2024-01-02'").collect()) == [1, 5]
+    assert not _scanned(storage.read(table, version=1))  # the 4 rows of version 1
     # a text-partitioned table is read by delta-rs (its path values are escaped) with the same rows
     text = str(warehouse / "by_label")
     storage.create_if_missing(text, SCHEMA, partition_by=["label"])

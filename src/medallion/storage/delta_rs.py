@@ -1,4 +1,4 @@
-"""The delta-rs engine: Delta tables in local folders through ``deltalake``; Spark reads a
+"""The delta-rs engine: Delta tables in local folders through ``deltalake``; Spark scans a large
 snapshot's files itself, other data moves between Spark and Delta as Arrow (``df.toArrow()`` /
 ``spark.createDataFrame(arrow_table)``).
 
@@ -6,9 +6,9 @@ Used where Spark has no Delta jars (local runs, tests). Notes:
 
 * A table folder is only ever read through :class:`deltalake.DeltaTable` (its transaction log),
   never as plain parquet - files removed by overwrites/merges/optimize would come back.
-* Reads: Spark scans the snapshot's files and applies ``where`` (:func:`.delta_rs_files.snapshot_scan`);
-  where that is not exact, DataFusion runs ``SELECT * FROM t WHERE <where>`` and the result comes
-  as Arrow (DataFusion lower-cases unquoted identifiers: keep column names snake_case).
+* Reads: Spark scans a large snapshot's files and applies ``where`` (:func:`.delta_rs_files.snapshot_scan`);
+  a small one, or one a scan would not read exactly, DataFusion reads (``SELECT * FROM t WHERE ...``)
+  and it comes as Arrow (DataFusion lower-cases unquoted identifiers: keep column names snake_case).
 * Idempotent writes: delta-rs records but does not check a commit's ``txn`` action, so
   :meth:`DeltaRsStorage._already_committed` reads Delta's own txn state
   (``DeltaTable.transaction_version(app_id)``, from the snapshot: it survives log cleanup) and the

@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from medallion.storage.arrow import delta_table_schema, to_spark
 from medallion.storage.base import FileInfo, StorageError
@@ -85,6 +86,12 @@ def partition_filters(
 #: needs no other (no column mapping, no deletion vectors) can be read by scanning its files.
 _PLAIN_READER_FEATURES = frozenset({"timestampNtz", "vacuumProtocolCheck", "v2Checkpoint"})
 
+#: A snapshot of fewer rows (by its files' statistics) comes to Spark as Arrow: a small local
+#: relation costs less than a scan's listing and Spark job (about 0.15 s less per read of an ops
+#: table or a gold date), a large one more (a 155,000-row bronze read and count: 0.97 s as Arrow,
+#: 0.22 s scanned; silver's validation of it: 8.2 s against 3.5 s).
+SCAN_MIN_ROWS = 10_000
+
 
 def snapshot_scan(
     spark: SparkSession, dt: DeltaTable, table: str, schema: StructType, where: str | None = None
@@ -95,7 +102,8 @@ def snapshot_scan(
 
     Spark then reads the data in parallel from the files, as Spark-Delta does, instead of holding
     it on the driver as a local relation built from Arrow (which Spark's optimizer may even
-    evaluate there, single-threaded). Not exact, so None (the caller reads through delta-rs): a
+    evaluate there, single-threaded). None for a snapshot of fewer than :data:`SCAN_MIN_ROWS` rows
+    (cheaper as Arrow), and where a scan would not be exact (the caller reads through delta-rs): a
     protocol whose reader features change how a file's rows map to the table's (column mapping,
     deletion vectors), or a partition column whose value in a file's path is not plain text
     (anything but dates, integers and booleans: strings and timestamps are escaped in paths)."""
@@ -112,6 +120,9 @@ def snapshot_scan(
     if any(not isinstance(schema[c].dataType, plain) for c in partitions):
         return None
     with delta_rs_errors("read", table):
+        records = pa.table(dt.get_add_actions(flatten=True)).column("num_records")
+        if records.null_count == 0 and (pc.sum(records).as_py() or 0) < SCAN_MIN_ROWS:
+            return None
         files = dt.file_uris()
     reader = spark.read.schema(schema)
     if partitions:  # their values are in the files' paths, as Hive-style folders

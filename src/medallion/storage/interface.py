@@ -6,8 +6,8 @@ Two engines implement it:
 * :class:`medallion.storage.spark_delta.SparkDeltaStorage` - Spark SQL and ``delta.tables``
   (Databricks, where the runtime ships Delta). Tables are Unity Catalog names.
 * :class:`medallion.storage.delta_rs.DeltaRsStorage` - ``deltalake`` (delta-rs): Spark scans a
-  snapshot's files (the add actions of its version) itself; writes move through Arrow. Tables
-  are local folders.
+  large snapshot's files (the add actions of its version) itself; small reads and writes move
+  through Arrow. Tables are local folders.
 
 A *table* argument is whatever :meth:`medallion.config.Config.table` returns for the engine's
 environment. DataFrames in and out are Spark DataFrames in both engines. Predicates (``where``)
