@@ -11,7 +11,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
-from medallion.storage import Rows, StorageError, TableNotFoundError, Txn
+from medallion.storage import Rows, StorageError, TableNotFoundError, Txn, delta_rs_files
 from medallion.storage.arrow import (
     arrow_schema_to_spark,
     arrow_type_to_spark,
@@ -143,7 +143,7 @@ def test_arrow_to_spark_normalizes_view_and_large_types():
         spark_type_to_arrow(T.NullType())
 
 
-def test_every_type_round_trips_through_a_table(storage, spark, warehouse):
+def test_every_type_round_trips_through_a_table(storage, spark, warehouse, monkeypatch):
     table = str(warehouse / "bronze" / "all_types")
     assert storage.create_if_missing(table, ALL_TYPES)
     assert storage.schema(table) == ALL_TYPES
@@ -174,13 +174,15 @@ def test_every_type_round_trips_through_a_table(storage, spark, warehouse):
     ]
     df = spark.createDataFrame(data, ALL_TYPES)
     assert storage.append(df, table).committed
-    back = storage.read(table)
-    assert back.schema == ALL_TYPES
-    assert_df_equality(back.orderBy("id"), df.orderBy("id"))
-    # a filtered read returns the same types
-    filtered = storage.read(table, where="id = 1")
-    assert filtered.schema == ALL_TYPES
-    assert_df_equality(filtered, df.where("id = 1"))
+    for scan_min_rows in (delta_rs_files.SCAN_MIN_ROWS, 0):  # delta-rs: as Arrow, then scanned by Spark
+        monkeypatch.setattr(delta_rs_files, "SCAN_MIN_ROWS", scan_min_rows)
+        back = storage.read(table)
+        assert back.schema == ALL_TYPES
+        assert_df_equality(back.orderBy("id"), df.orderBy("id"))
+        # a filtered read returns the same types
+        filtered = storage.read(table, where="id = 1")
+        assert filtered.schema == ALL_TYPES
+        assert_df_equality(filtered, df.where("id = 1"))
 
 
 def test_null_struct_with_a_not_null_child_fails_cleanly(storage, spark, warehouse):

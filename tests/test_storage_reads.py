@@ -3,19 +3,18 @@ values look like in the files' paths, and (on delta-rs) a large snapshot scanned
 snapshot's files instead of brought to the driver.
 
 On delta-rs every read in this module takes the scan wherever it is exact (the row threshold is
-set to 0): the rest of the suite's small tables come as Arrow."""
+set to 0): the rest of the suite's small tables come as Arrow (`test_storage.py` reads every
+column type both ways)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from medallion.storage import delta_rs_files
-from test_storage import ALL_TYPES
 
 UTC = dt.timezone.utc
 
@@ -91,24 +90,6 @@ def test_a_snapshot_read_holds_exactly_its_version_rows(storage, spark, warehous
     assert sorted(r.id for r in now.collect()) == [1, 2, 10]
     assert sorted(r.id for r in storage.read(table, version=1).collect()) == [0, 1, 2]
     assert [r.id for r in storage.read(table, where="day = DATE '2024-01-01'").collect()] == [10]
-
-
-def test_every_type_round_trips_through_a_scanned_table(storage, spark, warehouse):
-    table = str(warehouse / "all_types")
-    storage.create_if_missing(table, ALL_TYPES)
-    ts = dt.datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
-    nested = (["a", None], [1, 2], {"k": "v", "n": None}, {"x": 1}, ("android", 14, ["en", "de"]))
-    data = [
-        (1, True, -8, 300, 70000, 1.5, 2.25, Decimal("123.456"), "héllo", b"\x00\xff", dt.date(2024, 1, 5),
-         ts, dt.datetime(2024, 3, 1, 1, 2, 3), *nested, [(ts, {"p": "q"}), None]),
-        (2, *([None] * 16), ("ios", None, None), None),
-    ]  # fmt: skip
-    df = spark.createDataFrame(data, ALL_TYPES)
-    storage.append(df, table)
-    back = storage.read(table)
-    assert back.schema == ALL_TYPES
-    assert_df_equality(back.orderBy("id"), df.orderBy("id"))
-    assert_df_equality(storage.read(table, where="id = 1"), df.where("id = 1"))
 
 
 def _scanned(df) -> bool:
