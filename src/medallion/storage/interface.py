@@ -22,8 +22,9 @@ schema rules of :mod:`.schema`), so that the engines differ only in I/O:
   (and its :class:`Txn`, if any: :func:`.commits.write_stamp`); a write carrying a Txn also puts
   Delta's own ``txn`` action into its commit. Whether the write *committed* is decided the same way on every
   engine: by finding its write id among the commits made between the version before and the
-  version after the write (``history(limit=after - before)``: as many commits as were made
-  meanwhile, usually one, never a scan of the whole log). A table version that moved because of a concurrent
+  version after the write (the newest commit, ``history(limit=1)``, gives the version after and is
+  the only one to look at when one commit was made meanwhile; else ``history(limit=after - before)``,
+  never a scan of the whole log). A table version that moved because of a concurrent
   OPTIMIZE or VACUUM is therefore not mistaken for our commit. A replayed write is skipped by the
   engine (Delta's own txn check on spark-delta; a ``transaction_version`` pre-check on delta-rs).
 * **No progress reads from the history.** Where a job resumes is read from data committed by the
@@ -241,16 +242,19 @@ class DeltaStorage(CatalogMetadataMixin, ABC):
         """MERGE (see :meth:`merge`); the commit, if any, carries ``txn`` and ``stamp``. Returns
         metrics with num_inserted / num_updated."""
 
-    def _own_commit(self, table: str, write_id: str, before: int | None, after: int | None) -> dict | None:
-        """The commit stamped with ``write_id`` among those made between ``before`` and ``after``
-        (a bounded history read: as many commits as were made meanwhile, usually one)."""
+    def _own_commit(self, table: str, write_id: str, before: int | None) -> tuple[int | None, dict | None]:
+        """The table's version after a write, and the commit stamped with ``write_id`` among those
+        made since ``before``: one history read of the newest commit, which is all of them in the
+        usual case (one commit made meanwhile); a second, bounded read when there were more."""
+        newest = self.history(table, limit=1) if self.exists(table) else []
+        after = int(newest[0]["version"]) if newest else None
         if after is None or after == before:
-            return None
+            return after, None
         made = after - (-1 if before is None else before)
-        for commit in self.history(table, limit=made):
+        for commit in newest if made == 1 else self.history(table, limit=made):
             if stamp_write_id(commit.get("userMetadata")) == write_id:
-                return commit
-        return None
+                return after, commit
+        return after, None
 
     def _check_schema(self, df: DataFrame, table: str) -> None:
         """Delta's schema enforcement, with one message on every engine: the DataFrame must have
@@ -267,8 +271,7 @@ class DeltaStorage(CatalogMetadataMixin, ABC):
             return WriteResult(committed=False, version=before)
         write_id = uuid.uuid4().hex
         metrics = dict(write(write_stamp(txn, write_id)))
-        after = self.version(table)
-        commit = self._own_commit(table, write_id, before, after)
+        after, commit = self._own_commit(table, write_id, before)
         if commit is None:  # skipped by Delta's txn check, or (MERGE) nothing to commit
             return WriteResult(committed=False, version=after)
         merged = {**canonical_metrics(commit.get("operationMetrics")), **metrics}
