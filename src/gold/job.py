@@ -124,6 +124,7 @@ def run(
             progress = ProgressLog(storage, PROGRESS.location(config))
             progress.ensure()
             changes: dict[int, set[dt.date] | None] = {}
+            table_ids: dict[str, str] = {}  # read once a run: the progress records carry them
 
             def changed_dates(committed: int) -> set[dt.date] | None:
                 if committed not in changes:
@@ -132,7 +133,8 @@ def run(
 
             for spec in FEATURE_TABLES:
                 table = spec.create_if_missing(storage, config)
-                committed = progress.state(spec.progress_app_id, storage.table_id(table)).committed
+                table_ids[table] = storage.table_id(table)
+                committed = progress.state(spec.progress_app_id, table_ids[table]).committed
                 result.tables[spec.name] = plan_table(
                     spec.name,
                     table,
@@ -145,9 +147,12 @@ def run(
 
             def record(spec: TableSpec, t: TableRun) -> None:
                 start = 0 if t.previous_silver_version is None else t.previous_silver_version + 1
-                target_id = storage.table_id(t.table)
                 progress.commit(
-                    spec.progress_app_id, target_id, min(start, silver_version), silver_version, job.run_id
+                    spec.progress_app_id,
+                    table_ids[t.table],
+                    min(start, silver_version),
+                    silver_version,
+                    job.run_id,
                 )
 
             for spec in FEATURE_TABLES:

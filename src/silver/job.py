@@ -97,9 +97,8 @@ def run(
         prepare_tables(storage, config, contract)
         progress = ProgressLog(storage, PROGRESS.location(config))
         progress.ensure()
-        state = progress.state(
-            SILVER_EVENTS.progress_app_id, storage.table_id(SILVER_EVENTS.location(config))
-        )
+        target_id = storage.table_id(SILVER_EVENTS.location(config))  # read once a run
+        state = progress.state(SILVER_EVENTS.progress_app_id, target_id)
         pending = pending_range(state, bronze_version)
         if pending is not None:
             start, end, result.resumed = pending
@@ -108,7 +107,9 @@ def run(
                 gate.warm_up("silver")  # overlaps GX's import with the validation below
             validated = validate(read_bronze(storage, bronze, start, end), contract).persist()
             try:
-                _process(config, storage, contract, validated, clock(), result, gate, progress, job)
+                _process(
+                    config, storage, contract, validated, clock(), result, gate, progress, target_id, job
+                )
             finally:
                 validated.unpersist()
         job.input_range = result.input_range
@@ -127,8 +128,11 @@ def _process(
     result: SilverResult,
     gate: Gate | None,
     progress: ProgressLog,
+    target_id: str,
     job: JobRun,
 ) -> None:
+    """Gate, then write the quarantine, the run's detail and the new events; the run's progress
+    records carry ``target_id``, silver.events' table id as the run read it."""
     events_t = SILVER_EVENTS.location(config)
     start, end = result.bronze_start_version, result.bronze_end_version
     txn = Txn(SILVER_EVENTS.progress_app_id, end)
@@ -145,7 +149,6 @@ def _process(
                 )
             )
         detail = ops_rows(SILVER_RUNS.schema_for(), [result.detail_row(contract.version, run_time)])
-        target_id = storage.table_id(events_t)
         progress.start(SILVER_EVENTS.progress_app_id, target_id, start, end, result.run_id)
         storage.append(detail, SILVER_RUNS.location(config), txn=txn)
         storage.append(
