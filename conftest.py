@@ -48,7 +48,8 @@ def spark():
         # Expressions interpreted too (projections, predicates, orderings): Spark otherwise
         # generates and compiles Java for each one with Janino, a third of the JVM's samples in a
         # spark-delta test. Interpreted: spark-delta tests 14 % and the fast tier 9 % quicker
-        # (RESULTS.md, "Test suite JVM"). Spark's own expression tests check both paths agree.
+        # (RESULTS.md, "Test suite: where a spark-delta test's time goes"). Spark's own expression
+        # tests check that both paths agree.
         .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
     )
     yield session
