@@ -119,14 +119,17 @@ def event_spec(args: argparse.Namespace):
 
 
 def land_and_start(
-    spec: Any, landing: Path, app_name: str, args: argparse.Namespace
+    spec: Any, landing: Path, app_name: str, args: argparse.Namespace, *, generate: bool = True
 ) -> tuple[Any, SparkSession]:
-    """Write the synthetic landing folder and start the local session, printing both (neither is
-    part of a timed stage). Returns (generate summary, session)."""
+    """Write the synthetic landing folder (unless ``generate`` is False: an existing one, e.g.
+    ``kuairand.py``'s) and start the local session, printing both (neither is part of a timed
+    stage). Returns (generate summary or None, session)."""
     from medallion.synthetic import write_landing
 
-    generated = write_landing(spec, landing)
-    print(generated.summary(), flush=True)
+    generated = None
+    if generate:
+        generated = write_landing(spec, landing)
+        print(generated.summary(), flush=True)
     with timed() as startup:
         spark = session_for(app_name, args)
     print(f"machine: {machine(spark)}")

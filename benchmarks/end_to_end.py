@@ -41,10 +41,8 @@ from common import (  # first: the benchmarks folder before any medallion import
     land_and_start,
     local_config,
     local_runtime,
-    machine,
     scratch_root,
     selected_engines,
-    session_for,
     timed,
 )
 from reference import compare_with_pipeline, print_result, run_reference
@@ -131,13 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_root(args.root, "bench-e2e", keep=args.keep) as scratch:
         landing = Path(args.landing).absolute() if args.landing else scratch / "landing"
         preload_runtime(scratch, landing, engines, args)
-        if args.landing:
-            with timed() as startup:
-                spark = session_for("medallion-bench-e2e", args)
-            print(f"machine: {machine(spark)}")
-            print(f"spark session start: {startup.seconds:.1f} s (not counted)", flush=True)
-        else:
-            generated, spark = land_and_start(event_spec(args), landing, "medallion-bench-e2e", args)
+        generated, spark = land_and_start(
+            event_spec(args), landing, "medallion-bench-e2e", args, generate=not args.landing
+        )
         try:
             ref = run_reference(landing)
             print_result(ref)

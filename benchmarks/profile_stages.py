@@ -22,6 +22,7 @@ time): each second is counted once, in the outermost category.
 
     .venv/bin/python benchmarks/profile_stages.py                         # demo size, delta-rs
     .venv/bin/python benchmarks/profile_stages.py --events 1000000 --days 10 --engine spark-delta
+    .venv/bin/python benchmarks/profile_stages.py --landing /tmp/kuairand-landing   # kuairand.py --out
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from common import (
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     add_event_arguments(parser, events=9_000, days=3)
     parser.add_argument("--no-gates", action="store_true", help="run without the quality gates")
     parser.add_argument("--no-mlflow", action="store_true", help="record ops.runs without MLflow")
+    parser.add_argument("--landing", help="an existing landing folder to run over (no generation)")
     args = parser.parse_args(argv)
 
     from medallion.bronze import job as bronze_job
@@ -190,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs_of = {"bronze": bronze_job, "silver": silver_job, "gold": gold_job}
     with scratch_root(args.root, "medallion-profile-", args.keep) as scratch:
-        config = local_config(scratch / "warehouse", scratch / "landing", args)
+        landing = Path(args.landing).absolute() if args.landing else scratch / "landing"
+        config = local_config(scratch / "warehouse", landing, args)
         # as `medallion local` does: MLflow is imported and its tracking store opened in the
         # background while Spark starts
         preload(config=config)
-        _, spark = land_and_start(event_spec(args), scratch / "landing", "medallion-profile", args)
+        _, spark = land_and_start(
+            event_spec(args), landing, "medallion-profile", args, generate=not args.landing
+        )
         storage = get_storage(spark, config)
         probe = Probe()
         install(probe)

@@ -170,7 +170,30 @@ def start_session(builder) -> SparkSession:
             ) from exc
         raise
     spark.sparkContext.setLogLevel("ERROR")
+    keep_jars_off_worker_path(spark)
     return spark
+
+
+def keep_jars_off_worker_path(spark: SparkSession) -> list[str]:
+    """Stop sending the ``spark.jars.packages`` jars to Python workers as import paths; returns
+    the jars dropped.
+
+    spark-submit puts every resolved Maven jar on a Python application's ``spark.submit.pyFiles``,
+    and PySpark sends that list with every Python task (UDFs, pandas UDFs, Python data sources).
+    The worker then calls ``importlib.invalidate_caches()``, which on Python 3.11 re-reads the
+    central directory of every zip on its path, jars included, for every task: the Kafka
+    connector's Hadoop client jars alone (50 MB, tens of thousands of entries) cost about a third
+    of a second per task (benchmarks/RESULTS.md, "Python workers and the package jars"). None of
+    these jars is a Python package: the one Python module inside them (the ``delta`` package of
+    delta-spark's jar) is the pip-installed delta-spark, which the workers import from the
+    environment. The jars stay on the JVM's class path; only the workers' import path changes.
+    """
+    context = spark.sparkContext
+    includes = list(getattr(context, "_python_includes", None) or [])  # no public setter
+    jars = [name for name in includes if name.lower().endswith(".jar")]
+    if jars:
+        context._python_includes = [name for name in includes if name not in jars]
+    return jars
 
 
 def get_spark(config: Config) -> SparkSession:
