@@ -19,7 +19,8 @@ exactly as Spark users add them (what ``delta.configure_spark_with_delta_pip`` d
 
 Resolved jars are cached in ``spark.jars.ivy`` (``~/.ivy2.5.2`` by default; the test suite uses the
 git-ignored ``.cache/ivy`` of the checkout). A session that cannot resolve them fails to start
-with :class:`SparkPackagesError` naming the coordinates.
+with :class:`SparkPackagesError` naming the coordinates. The jars go to the JVM only, not to the
+Python workers' import path (:func:`keep_jars_off_worker_path`).
 """
 
 from __future__ import annotations
