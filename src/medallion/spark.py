@@ -175,9 +175,8 @@ def start_session(builder) -> SparkSession:
     return spark
 
 
-def keep_jars_off_worker_path(spark: SparkSession) -> list[str]:
-    """Stop sending the ``spark.jars.packages`` jars to Python workers as import paths; returns
-    the jars dropped.
+def keep_jars_off_worker_path(spark: SparkSession) -> None:
+    """Stop sending the ``spark.jars.packages`` jars to Python workers as import paths.
 
     spark-submit puts every resolved Maven jar on a Python application's ``spark.submit.pyFiles``,
     and PySpark sends that list with every Python task (UDFs, pandas UDFs, Python data sources).
@@ -194,7 +193,6 @@ def keep_jars_off_worker_path(spark: SparkSession) -> list[str]:
     jars = [name for name in includes if name.lower().endswith(".jar")]
     if jars:
         context._python_includes = [name for name in includes if name not in jars]
-    return jars
 
 
 def get_spark(config: Config) -> SparkSession:
